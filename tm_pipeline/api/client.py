@@ -1,0 +1,100 @@
+"""HTTP client for TrackingMore v2: one method per attempt, returning what the ledger records.
+
+Retries and pacing live with the caller (`tm_pipeline.extract.fetch`), so that every attempt —
+including the failed ones — becomes exactly one ledger row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import requests
+
+API_KEY_HEADER = "Trackingmore-Api-Key"
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short, non-reversible name for a key, safe to show in logs and errors."""
+    return "key#" + hashlib.sha256(api_key.encode()).hexdigest()[:8]
+
+
+@dataclass
+class Attempt:
+    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope."""
+
+    http_status: int | None
+    meta_code: int | None
+    meta_type: str | None
+    meta_message: str | None
+    data: Any
+    latency_ms: float
+    response_bytes: int
+    failure: str | None = None  # transport-level problem: timeout, reset, truncated, not JSON
+
+    @property
+    def code(self) -> int | None:
+        """The code that decides what happens: meta.code when present, else the HTTP status."""
+        return self.meta_code if self.meta_code is not None else self.http_status
+
+
+class TrackingMoreClient:
+    def __init__(self, base_url: str, api_key: str, timeout_s: float = 30.0) -> None:
+        if not api_key:
+            raise ValueError(
+                "No TrackingMore API key: set TRACKINGMORE_API_KEY (or run `tm-pipeline demo`, "
+                "which uses the built-in sandbox)."
+            )
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.key_fingerprint = key_fingerprint(api_key)
+        self._session = requests.Session()
+        self._session.headers.update(
+            {API_KEY_HEADER: api_key, "Content-Type": "application/json", "Accept": "application/json"}
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get(self, path: str, params: dict[str, Any]) -> Attempt:
+        """One GET attempt. Transport failures come back as an Attempt with `failure` set."""
+        url = f"{self.base_url}{path}"
+        started = time.perf_counter()
+        try:
+            response = self._session.get(url, params=params, timeout=self.timeout_s)
+            body = response.content
+        except requests.Timeout:
+            return _failed("timeout", started)
+        except requests.ConnectionError as exc:
+            kind = "truncated" if "IncompleteRead" in repr(exc) else "connection"
+            return _failed(kind, started)
+        except requests.exceptions.ChunkedEncodingError:
+            return _failed("truncated", started)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        return parse_envelope(response.status_code, body, latency_ms)
+
+
+def _failed(kind: str, started: float) -> Attempt:
+    return Attempt(None, None, None, None, None, (time.perf_counter() - started) * 1000.0, 0, failure=kind)
+
+
+def parse_envelope(http_status: int, body: bytes, latency_ms: float) -> Attempt:
+    """Split a v2 body into meta and data. A body that is not a v2 envelope is a failure, not a crash."""
+    try:
+        document = orjson.loads(body)
+        meta = document["meta"]
+        meta_code = int(meta["code"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return Attempt(http_status, None, None, None, None, latency_ms, len(body), failure="not_json")
+    return Attempt(
+        http_status,
+        meta_code,
+        meta.get("type"),
+        meta.get("message"),
+        document.get("data"),
+        latency_ms,
+        len(body),
+    )

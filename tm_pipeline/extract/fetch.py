@@ -1,0 +1,151 @@
+"""Fetch one page: pace, attempt, record, and retry or stop according to the status-code table.
+
+Tenacity drives the retries; its "sleep" is handed to the pacer, so a backoff or the 429 pause
+simply moves the next allowed start and the pacer does the waiting — one clock for everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from tm_pipeline.api.client import Attempt, TrackingMoreClient
+from tm_pipeline.api.errors import RateLimitedError, StopRunError, TransientApiError
+from tm_pipeline.api.pacer import Pacer
+from tm_pipeline.api.status_codes import Action, classify
+from tm_pipeline.extract.ledger import CallRecord, Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_transient_retries: int = 8
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    pause_on_429_s: float = 120.0
+    max_429_pauses: int = 5
+
+
+class _RetryBudget:
+    """Per-page retry accounting: 429 pauses and transient retries are budgeted separately."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+        self.transient = 0
+        self.rate_limited = 0
+
+    def stop(self, state: RetryCallState) -> bool:
+        if isinstance(_error(state), RateLimitedError):
+            self.rate_limited += 1
+            return self.rate_limited > self.policy.max_429_pauses
+        self.transient += 1
+        return self.transient > self.policy.max_transient_retries
+
+    def wait_s(self, state: RetryCallState) -> float:
+        if isinstance(_error(state), RateLimitedError):
+            return self.policy.pause_on_429_s
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (self.transient - 1))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter": never 0, never in lockstep
+
+
+def _error(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
+
+
+class PageFetcher:
+    """Fetches list pages for one run, writing every attempt to the ledger."""
+
+    def __init__(
+        self, client: TrackingMoreClient, pacer: Pacer, ledger: Ledger, policy: RetryPolicy | None = None
+    ) -> None:
+        self.client = client
+        self.pacer = pacer
+        self.ledger = ledger
+        self.policy = policy or RetryPolicy()
+        self._rng = random.Random()
+
+    def fetch(self, endpoint: str, params: dict[str, Any], page: int | None) -> Attempt:
+        """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure."""
+        attempt_number = 0
+
+        def one_attempt() -> Attempt:
+            nonlocal attempt_number
+            attempt_number += 1
+            return self._attempt(endpoint, params, page, attempt_number)
+
+        budget = _RetryBudget(self.policy, self._rng)
+        retrying = Retrying(
+            retry=retry_if_exception_type((TransientApiError, RateLimitedError)),
+            wait=budget.wait_s,
+            stop=budget.stop,
+            sleep=self.pacer.hold_off,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return retrying(one_attempt)
+
+    def _attempt(self, endpoint: str, params: dict[str, Any], page: int | None, attempt_number: int) -> Attempt:
+        waited_s = self.pacer.wait_turn()
+        requested_at = datetime.now(timezone.utc)
+        result = self.client.get(endpoint, params)
+        items = result.data.get("items") if isinstance(result.data, dict) else None
+        total = result.data.get("total") if isinstance(result.data, dict) else None
+        self.ledger.add(
+            CallRecord(
+                run_id=self.ledger.run_id,
+                call_seq=self.ledger.next_seq(),
+                requested_at=requested_at,
+                endpoint=endpoint,
+                page=page,
+                params_json=orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode(),
+                http_status=result.http_status,
+                meta_code=result.meta_code,
+                meta_type=result.meta_type,
+                meta_message=result.meta_message,
+                failure=result.failure,
+                attempt=attempt_number,
+                wait_before_s=waited_s,
+                latency_ms=result.latency_ms,
+                response_bytes=result.response_bytes,
+                rows=len(items) if isinstance(items, list) else None,
+                total_reported=_as_int(total),
+            )
+        )
+        return _judge(result, endpoint, page, self.client.key_fingerprint)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _judge(result: Attempt, endpoint: str, page: int | None, key_fingerprint: str) -> Attempt:
+    where = f"GET {endpoint} page {page}"
+    if result.failure is not None:
+        raise TransientApiError(f"{where}: {result.failure} (HTTP status {result.http_status})")
+    status = classify(result.code)  # type: ignore[arg-type]  # code is set whenever failure is None
+    if status.action in (Action.ACCEPT, Action.TREAT_AS_EMPTY):
+        if status.action is Action.ACCEPT and result.http_status not in (200, 201):
+            raise TransientApiError(f"{where}: meta.code {result.meta_code} but HTTP {result.http_status}")
+        return result
+    if status.action is Action.PAUSE_THEN_RETRY:
+        raise RateLimitedError(status, where, key_fingerprint)
+    if status.action is Action.RETRY_WITH_BACKOFF:
+        raise TransientApiError(f"{where}: {status.code} {status.type}")
+    detail = f"{where}: {result.meta_message or status.meaning}"
+    raise StopRunError(status, detail, key_fingerprint)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    pause = state.next_action.sleep if state.next_action else 0.0
+    log.warning("attempt %d failed (%s); next try in %.1f s", state.attempt_number, _error(state), pause)

@@ -1,0 +1,81 @@
+"""The ledger: one row per HTTP attempt, the evidence the data-quality checks judge.
+
+Rows never hold the API key: params are recorded as sent in the query string, and the key only
+ever travels in a header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from tm_pipeline.extract.page_table import UTC_US
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("call_seq", pa.int32(), nullable=False),
+        pa.field("requested_at", UTC_US, nullable=False),
+        pa.field("endpoint", pa.string(), nullable=False),
+        pa.field("page", pa.int32()),
+        pa.field("params_json", pa.string()),
+        pa.field("http_status", pa.int32()),
+        pa.field("meta_code", pa.int32()),
+        pa.field("meta_type", pa.string()),
+        pa.field("meta_message", pa.string()),
+        pa.field("failure", pa.string()),
+        pa.field("attempt", pa.int32(), nullable=False),
+        pa.field("wait_before_s", pa.float64()),
+        pa.field("latency_ms", pa.float64()),
+        pa.field("response_bytes", pa.int64()),
+        pa.field("rows", pa.int32()),
+        pa.field("total_reported", pa.int64()),
+    ]
+)
+
+
+@dataclass
+class CallRecord:
+    run_id: str
+    call_seq: int
+    requested_at: datetime
+    endpoint: str
+    page: int | None
+    params_json: str
+    http_status: int | None
+    meta_code: int | None
+    meta_type: str | None
+    meta_message: str | None
+    failure: str | None
+    attempt: int
+    wait_before_s: float
+    latency_ms: float
+    response_bytes: int
+    rows: int | None
+    total_reported: int | None
+
+
+class Ledger:
+    """Collects attempts in call order; `drain()` hands over what is not yet landed."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._pending: list[CallRecord] = []
+        self.calls = 0
+        self.codes: dict[str, int] = {}
+
+    def next_seq(self) -> int:
+        self.calls += 1
+        return self.calls
+
+    def add(self, record: CallRecord) -> None:
+        self._pending.append(record)
+        label = str(record.meta_code if record.meta_code is not None else record.failure or record.http_status)
+        self.codes[label] = self.codes.get(label, 0) + 1
+
+    def drain(self) -> pa.Table:
+        rows = [asdict(r) for r in self._pending]
+        self._pending = []
+        return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
