@@ -9,6 +9,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from tm_pipeline.api.client import TrackingMoreClient
+from tm_pipeline.api.pacer import Pacer
+from tm_pipeline.extract.fetch import RetryPolicy
+from tm_pipeline.landing.lake import Lake
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The analysts' DuckDB file. Connections are opened per step and closed at once, because
@@ -27,3 +32,33 @@ class WarehouseResource(dg.ConfigurableResource):
             yield connection
         finally:
             connection.close()
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Where Parquet lands: `<data_dir>/lake`."""
+
+    root: str
+
+    def lake(self) -> Lake:
+        return Lake(Path(self.root))
+
+
+class TrackingMoreResource(dg.ConfigurableResource):
+    """The TrackingMore v2 account: address, key and the limits the account is held to."""
+
+    base_url: str
+    api_key: str
+    list_rate_per_s: float = 1.0
+    page_limit: int = 2000
+    timeout_s: float = 30.0
+    pause_on_429_s: float = 120.0
+    max_transient_retries: int = 8
+
+    def client(self) -> TrackingMoreClient:
+        return TrackingMoreClient(self.base_url, self.api_key, timeout_s=self.timeout_s)
+
+    def pacer(self) -> Pacer:
+        return Pacer(self.list_rate_per_s)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(pause_on_429_s=self.pause_on_429_s, max_transient_retries=self.max_transient_retries)

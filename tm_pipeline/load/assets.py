@@ -1,0 +1,46 @@
+"""Dagster asset: rebuild the `raw` schema of the warehouse from the lake."""
+
+
+import dagster as dg
+
+from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_TRACKINGS
+from tm_pipeline.load.raw_tables import load_raw_tables
+from tm_pipeline.resources import LakeResource, WarehouseResource
+
+RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
+RAW_CHECKPOINTS = dg.AssetKey(["raw", "checkpoints"])
+RAW_API_CALLS = dg.AssetKey(["raw", "api_calls"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            RAW_TRACKINGS,
+            deps=[LAKE_TRACKINGS],
+            description="One row per tracking (the latest state wins), typed columns plus raw_json.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            RAW_CHECKPOINTS,
+            deps=[LAKE_TRACKINGS],
+            description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            RAW_API_CALLS,
+            deps=[LAKE_API_CALLS],
+            description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
+            kinds={"duckdb"},
+        ),
+    ],
+    group_name="load",
+)
+def warehouse_raw_tables(lake: LakeResource, warehouse: WarehouseResource):
+    with warehouse.connect() as connection:
+        summary = load_raw_tables(connection, lake.lake())
+    yield dg.MaterializeResult(
+        asset_key=RAW_TRACKINGS,
+        metadata={"dagster/row_count": summary.trackings, "duplicates_collapsed": summary.duplicates_collapsed},
+    )
+    yield dg.MaterializeResult(asset_key=RAW_CHECKPOINTS, metadata={"dagster/row_count": summary.checkpoints})
+    yield dg.MaterializeResult(asset_key=RAW_API_CALLS, metadata={"dagster/row_count": summary.api_calls})

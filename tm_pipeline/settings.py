@@ -1,0 +1,33 @@
+"""Environment variables the pipeline reads, in one place, with their defaults.
+
+Only `definitions.py` and the CLI read these; assets get their configuration from resources.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+API_KEY_VAR = "TRACKINGMORE_API_KEY"
+BASE_URL_VAR = "TRACKINGMORE_BASE_URL"
+DATA_DIR_VAR = "TM_DATA_DIR"
+LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
+
+SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
+PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_VAR, "data")).resolve()
+
+
+def base_url() -> str:
+    return os.environ.get(BASE_URL_VAR, SANDBOX_BASE_URL)
+
+
+def list_rate_per_s() -> float:
+    raw = os.environ.get(LIST_RATE_VAR, "1.0")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{LIST_RATE_VAR} must be a number of requests per second, got {raw!r}") from None
