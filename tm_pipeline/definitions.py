@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,18 @@ def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
     }
 
 
+def pipeline_assets() -> list[dg.AssetsDefinition]:
+    return [trackingmore_extract, warehouse_raw_tables]
+
+
+def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
+    return [api_status_codes]
+
+
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[trackingmore_extract, warehouse_raw_tables],
-        asset_checks=[api_status_codes],
+        assets=pipeline_assets(),
+        asset_checks=pipeline_checks(),
         resources=dict(resources) if resources is not None else default_resources(),
     )
 

@@ -1,0 +1,66 @@
+"""`tm-pipeline demo`: the whole pipeline against an in-process sandbox, end to end."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tm_pipeline.definitions import default_resources
+from tm_pipeline.resources import TrackingMoreResource
+from tm_pipeline.runs import check_outcomes, materialize_all
+
+DEMO_API_KEY = "sandbox-demo-key"
+METRIC_TABLE = "delivery_time_by_carrier"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoOutcome:
+    success: bool
+    database_path: Path
+    checks: list[dict[str, Any]]
+    sandbox_stats: dict[str, Any]
+    expected_metrics: dict[str, list[dict[str, Any]]]
+
+
+def run_demo(data_dir: Path, trackings: int = 20_000, seed: int = 42, list_rate_per_s: float = 1.0) -> DemoOutcome:
+    """Start the sandbox, materialize every asset and check against it, and stop the sandbox."""
+    from tm_pipeline.sandbox import SandboxConfig, SandboxServer  # the sandbox is only needed here
+
+    config = SandboxConfig(trackings=trackings, seed=seed, api_keys=(DEMO_API_KEY,), list_rate_per_s=list_rate_per_s)
+    resources = default_resources(data_dir)
+    with SandboxServer(config).running() as sandbox:
+        resources["trackingmore"] = TrackingMoreResource(
+            base_url=sandbox.base_url, api_key=DEMO_API_KEY, list_rate_per_s=list_rate_per_s
+        )
+        result = materialize_all(resources, data_dir)
+        stats = sandbox.stats()
+        expected = sandbox.expected_metrics()
+    return DemoOutcome(
+        success=result.success,
+        database_path=Path(resources["warehouse"].database_path),
+        checks=check_outcomes(result),
+        sandbox_stats=stats,
+        expected_metrics=expected,
+    )
+
+
+def print_report(outcome: DemoOutcome) -> None:
+    if outcome.database_path.exists():
+        with duckdb.connect(str(outcome.database_path), read_only=True) as connection:
+            print(f"\n{METRIC_TABLE}:")
+            print(connection.sql(f"SELECT * FROM main.{METRIC_TABLE} ORDER BY ALL"))
+    print("\nchecks:")
+    for check in outcome.checks:
+        verdict = "PASS" if check["passed"] else f"FAIL ({check['severity']})"
+        print(f"  {verdict:<14} {check['asset']}:{check['check']}")
+    print(f"\nsandbox: {outcome.sandbox_stats.get('requests')} requests, "
+          f"{outcome.sandbox_stats.get('served_429')} answered 429")
+    print(f"DuckDB file: {outcome.database_path}")
+    print(f"  open it:   duckdb {outcome.database_path}   or   python -c \"import duckdb; "
+          f"print(duckdb.connect('{outcome.database_path}', read_only=True).sql('FROM {METRIC_TABLE}'))\"")
