@@ -29,7 +29,7 @@ def test_starts_are_spaced_by_the_interval_not_after_the_response() -> None:
         pacer.wait_turn()
         starts.append(clock.now)
         clock.now += latency  # the response takes this long; it must not add to the spacing
-    assert [round(b - a, 9) for a, b in zip(starts, starts[1:])] == [1.0, 1.0]
+    assert [round(b - a, 9) for a, b in zip(starts, starts[1:], strict=False)] == [1.0, 1.0]
 
 
 def test_slow_responses_cost_no_extra_wait() -> None:

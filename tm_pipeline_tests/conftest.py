@@ -1,0 +1,46 @@
+"""Shared fixtures: one real sandbox over HTTP on 127.0.0.1 per test session, a fresh key and data dir per test.
+
+The list limit is per API key, so giving each test its own key keeps tests independent while the
+sandbox still enforces 1 request/second exactly as the real API does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tm_pipeline.definitions import default_resources
+from tm_pipeline.resources import TrackingMoreResource
+from tm_pipeline.sandbox import SandboxConfig, SandboxServer
+
+SANDBOX_TRACKINGS = 4500  # three 2000-row pages, the last one short
+SANDBOX_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    config = SandboxConfig(trackings=SANDBOX_TRACKINGS, seed=SANDBOX_SEED, api_keys=("session-key",))
+    with SandboxServer(config).running() as server:
+        yield server
+
+
+@pytest.fixture
+def api_key(sandbox: SandboxServer) -> str:
+    key = f"test-{uuid.uuid4().hex}"
+    sandbox.add_api_key(key)
+    return key
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def resources(sandbox: SandboxServer, api_key: str, data_dir: Path) -> dict:
+    configured = default_resources(data_dir)
+    configured["trackingmore"] = TrackingMoreResource(base_url=sandbox.base_url, api_key=api_key)
+    return configured
