@@ -61,25 +61,22 @@ def _error(state: RetryCallState) -> BaseException | None:
 
 
 class PageFetcher:
-    """Fetches list pages for one run, writing every attempt to the ledger."""
+    """Fetches list pages, writing every attempt to the ledger it is given."""
 
-    def __init__(
-        self, client: TrackingMoreClient, pacer: Pacer, ledger: Ledger, policy: RetryPolicy | None = None
-    ) -> None:
+    def __init__(self, client: TrackingMoreClient, pacer: Pacer, policy: RetryPolicy | None = None) -> None:
         self.client = client
         self.pacer = pacer
-        self.ledger = ledger
         self.policy = policy or RetryPolicy()
         self._rng = random.Random()
 
-    def fetch(self, endpoint: str, params: dict[str, Any], page: int | None) -> Attempt:
+    def fetch(self, endpoint: str, params: dict[str, Any], page: int | None, ledger: Ledger) -> Attempt:
         """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure."""
         attempt_number = 0
 
         def one_attempt() -> Attempt:
             nonlocal attempt_number
             attempt_number += 1
-            return self._attempt(endpoint, params, page, attempt_number)
+            return self._attempt(endpoint, params, page, attempt_number, ledger)
 
         budget = _RetryBudget(self.policy, self._rng)
         retrying = Retrying(
@@ -92,16 +89,18 @@ class PageFetcher:
         )
         return retrying(one_attempt)
 
-    def _attempt(self, endpoint: str, params: dict[str, Any], page: int | None, attempt_number: int) -> Attempt:
+    def _attempt(
+        self, endpoint: str, params: dict[str, Any], page: int | None, attempt_number: int, ledger: Ledger
+    ) -> Attempt:
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
         result = self.client.get(endpoint, params)
         items = result.data.get("items") if isinstance(result.data, dict) else None
         total = result.data.get("total") if isinstance(result.data, dict) else None
-        self.ledger.add(
+        ledger.add(
             CallRecord(
-                run_id=self.ledger.run_id,
-                call_seq=self.ledger.next_seq(),
+                run_id=ledger.run_id,
+                call_seq=ledger.next_seq(),
                 requested_at=requested_at,
                 endpoint=endpoint,
                 page=page,

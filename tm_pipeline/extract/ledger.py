@@ -60,10 +60,10 @@ class CallRecord:
 class Ledger:
     """Collects attempts in call order; `drain()` hands over what is not yet landed."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, calls_before: int = 0) -> None:
         self.run_id = run_id
         self._pending: list[CallRecord] = []
-        self.calls = 0
+        self.calls = calls_before
         self.codes: dict[str, int] = {}
 
     def next_seq(self) -> int:

@@ -1,9 +1,11 @@
 """Walk every page of one list window and land it: the extraction a Dagster asset runs.
 
-The window's `created_at_max` is frozen at run start. The API sorts newest-created first, so
-trackings created while we page would otherwise push rows across page boundaries; with the bound
-frozen they simply wait for the next run. Updates do not move a tracking in that order, and rows
-seen twice are deduplicated at load (newest `updated_at` wins).
+The window's `created_at_max` is frozen when an extraction starts. The API sorts newest-created
+first, so trackings created while we page would otherwise push rows across page boundaries; with
+the bound frozen they wait for the next run. Updates do not move a tracking in that order, and a
+row seen twice is deduplicated at load (newest `updated_at` wins). What still moves — the total
+changing, short pages, fewer rows than `total` — is recorded as drift in the manifest, and the
+next run's overlap recovers it.
 """
 
 from __future__ import annotations
@@ -11,85 +13,148 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+
+import pyarrow.compute as pc
 
 from tm_pipeline.extract.fetch import PageFetcher
+from tm_pipeline.extract.ledger import Ledger
 from tm_pipeline.extract.page_table import items_to_table
-from tm_pipeline.landing.lake import Lake
+from tm_pipeline.extract.windows import CREATED, FULL, UPDATED, SyncState, Window
+from tm_pipeline.landing.lake import COMPLETE, FAILED, Lake, Manifest
 
 LIST_ENDPOINT = "/trackings/get"
 MAX_PAGE_LIMIT = 2000
 
 log = logging.getLogger(__name__)
 
+ProgressCallback = Callable[[str], None]
+
 
 @dataclass
 class ExtractSummary:
-    run_id: str
+    extraction_id: str
+    window_key: str
     pages: int
     rows: int
     total_reported: int | None
     calls: int
+    resumed_from_page: int | None = None
     codes: dict[str, int] = field(default_factory=dict)
+    drift: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
 
-ProgressCallback = Callable[[str], None]
+def new_extraction_id() -> str:
+    """Sortable by start time, unique across machines."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def sync_state(manifests: Iterable[Manifest]) -> SyncState:
+    """Watermarks from completed full and incremental extractions (partitions do not move them)."""
+    max_updated_at = created_at_max = None
+    longest_run_s = 0.0
+    for manifest in manifests:
+        if manifest.status != COMPLETE or manifest.window_key not in (FULL, UPDATED, CREATED):
+            continue
+        longest_run_s = max(longest_run_s, manifest.elapsed_s)
+        if manifest.window_key in (FULL, UPDATED) and manifest.max_updated_at is not None:
+            max_updated_at = max(max_updated_at or 0, manifest.max_updated_at)
+        if manifest.window_key in (FULL, CREATED):
+            created_at_max = max(created_at_max or 0, int(manifest.params["created_at_max"]))
+    return SyncState(max_updated_at, created_at_max, longest_run_s)
 
 
 def extract_window(
     fetcher: PageFetcher,
     lake: Lake,
-    window: dict[str, Any] | None = None,
+    window: Window,
     page_limit: int = MAX_PAGE_LIMIT,
     progress: ProgressCallback = log.info,
+    dagster_run_id: str = "",
 ) -> ExtractSummary:
-    """Fetch all pages of the list endpoint for `window` (extra filters) into the lake."""
+    """Fetch all pages of `window` into the lake, resuming an unfinished extraction of the same window."""
     if not 1 <= page_limit <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_limit must be 1..{MAX_PAGE_LIMIT}, got {page_limit}")
-    ledger = fetcher.ledger
-    run_id = ledger.run_id
-    params = {"limit": page_limit, "created_at_max": int(time.time()), **(window or {})}
-    manifest = lake.start_run(run_id, params)
-    started = time.monotonic()
-    page, pages_expected = 1, None
-    try:
-        while pages_expected is None or page <= pages_expected:
-            attempt = fetcher.fetch(LIST_ENDPOINT, {**params, "page": page}, page)
-            items = attempt.data.get("items", []) if isinstance(attempt.data, dict) else []
-            if attempt.code == 4031 or not items:
-                break  # 4031 means "nothing to return": an empty result, not an error
-            manifest.total_reported = int(attempt.data["total"])
-            pages_expected = math.ceil(manifest.total_reported / page_limit)
-            table = items_to_table(items, run_id, page, datetime.now(timezone.utc))
-            lake.commit_page(manifest, page, table, ledger.drain())
-            _report(progress, page, pages_expected, manifest.rows, started)
-            page += 1
-    except BaseException:  # keep the evidence of a failed run, whatever failed
-        manifest.status = "failed"
-        lake.commit_calls(run_id, ledger.drain(), part="final")
-        lake.save_manifest(manifest)
-        raise
-    manifest.status = "complete"
-    lake.commit_calls(run_id, ledger.drain(), part="final")
+    manifest = lake.resumable(window.key)
+    resumed_from = None
+    if manifest is None:
+        params = {"limit": page_limit, "created_at_max": int(time.time()), **window.filters}
+        manifest = Manifest(new_extraction_id(), window.key, params)
+    else:
+        resumed_from = max(manifest.pages, default=0) + 1
+        progress(f"resuming extraction {manifest.extraction_id} of window {window.key} at page {resumed_from}")
+    manifest.dagster_run_ids.append(dagster_run_id)
     lake.save_manifest(manifest)
+    ledger = Ledger(manifest.extraction_id, calls_before=manifest.calls)
+    started = time.monotonic()
+    try:
+        _walk_pages(fetcher, ledger, lake, manifest, progress, started)
+    except BaseException:  # keep the evidence of a failed run, whatever failed
+        _finish(lake, manifest, ledger, FAILED, started)
+        raise
+    if manifest.total_reported is not None and manifest.rows < manifest.total_reported:
+        manifest.drift.append(f"fetched {manifest.rows} rows but the API reported {manifest.total_reported}")
+    _finish(lake, manifest, ledger, COMPLETE, started)
+    if window.is_partition:
+        lake.replace_earlier(manifest)
     return ExtractSummary(
-        run_id=run_id,
+        extraction_id=manifest.extraction_id,
+        window_key=window.key,
         pages=len(manifest.pages),
         rows=manifest.rows,
         total_reported=manifest.total_reported,
         calls=ledger.calls,
+        resumed_from_page=resumed_from,
         codes=dict(ledger.codes),
-        elapsed_s=time.monotonic() - started,
+        drift=list(manifest.drift),
+        elapsed_s=manifest.elapsed_s,
     )
 
 
-def _report(progress: ProgressCallback, page: int, pages_expected: int, rows: int, started: float) -> None:
+def _walk_pages(
+    fetcher: PageFetcher, ledger: Ledger, lake: Lake, manifest: Manifest, progress: ProgressCallback, started: float
+) -> None:
+    page_limit = int(manifest.params["limit"])
+    first_page = page = max(manifest.pages, default=0) + 1
+    pages_expected = None
+    while pages_expected is None or page <= pages_expected:
+        attempt = fetcher.fetch(LIST_ENDPOINT, {**manifest.params, "page": page}, page, ledger)
+        items = attempt.data.get("items") if isinstance(attempt.data, dict) else None
+        if attempt.code == 4031 or not items:
+            break  # 4031 means "nothing to return": an empty result, not an error
+        total = int(attempt.data["total"])
+        if manifest.total_reported is not None and total != manifest.total_reported:
+            manifest.drift.append(f"page {page}: total changed from {manifest.total_reported} to {total}")
+        manifest.total_reported = total
+        pages_expected = math.ceil(total / page_limit)
+        if len(items) < page_limit and page < pages_expected:
+            manifest.drift.append(f"page {page}: short page, {len(items)} of {page_limit} rows")
+        table = items_to_table(items, manifest.extraction_id, page, datetime.now(timezone.utc))
+        newest = pc.max(table["updated_at"]).as_py()
+        if newest is not None:
+            manifest.max_updated_at = max(manifest.max_updated_at or 0, int(newest.timestamp()))
+        manifest.calls = ledger.calls
+        lake.commit_page(manifest, page, table, ledger.drain())
+        _report(progress, page, pages_expected, page - first_page + 1, manifest.rows, started)
+        page += 1
+
+
+def _finish(lake: Lake, manifest: Manifest, ledger: Ledger, status: str, started: float) -> None:
+    manifest.status = status
+    manifest.calls = ledger.calls
+    manifest.elapsed_s += time.monotonic() - started
+    lake.commit_calls(manifest.extraction_id, ledger.drain(), part="final")
+    lake.save_manifest(manifest)
+
+
+def _report(
+    progress: ProgressCallback, page: int, pages_expected: int, pages_this_run: int, rows: int, started: float
+) -> None:
     elapsed = time.monotonic() - started
     rate = rows / elapsed if elapsed > 0 else 0.0
-    remaining_pages = pages_expected - page
-    eta_s = elapsed / page * remaining_pages
-    progress(f"page {page}/{pages_expected}: {rows} trackings so far, {rate:,.0f}/s, ETA {eta_s:,.0f} s")
+    eta_s = (pages_expected - page) * elapsed / pages_this_run
+    progress(f"page {page}/{pages_expected}: {rows:,} trackings landed, {rate:,.0f}/s, ETA {eta_s:,.0f} s")

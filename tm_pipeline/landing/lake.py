@@ -1,14 +1,19 @@
-"""The Parquet lake: every page lands as its own file, atomically, recorded in a run manifest.
+"""The Parquet lake: every page lands as its own file, atomically, recorded in an extraction manifest.
 
 A page file appears whole or not at all (write to a temp name, then rename), and the manifest is
-rewritten the same way after each page. A reader — or a resumed run — trusts exactly the pages
-the manifest lists.
+rewritten the same way after each page. A resumed extraction trusts exactly the pages its manifest
+lists, so a killed run never refetches what it committed.
+
+    <root>/trackings/window=<key>/extraction=<id>/page-000001.parquet
+    <root>/api_calls/extraction=<id>/calls-page-000001.parquet
+    <root>/manifests/<id>.json
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +21,30 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+RUNNING, COMPLETE, FAILED, REPLACED = "running", "complete", "failed", "replaced"
+
 
 @dataclass
-class RunManifest:
-    run_id: str
-    params: dict[str, Any]
-    status: str = "running"  # running | complete | failed
+class Manifest:
+    extraction_id: str
+    window_key: str
+    params: dict[str, Any]  # frozen at start: a resumed extraction asks exactly the same question
+    dagster_run_ids: list[str] = field(default_factory=list)
+    status: str = RUNNING
     pages: dict[int, int] = field(default_factory=dict)  # page -> rows committed
     total_reported: int | None = None
+    max_updated_at: int | None = None  # unix seconds, the newest updated_at landed
+    drift: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    calls: int = 0  # ledger rows landed so far; a resumed extraction numbers its calls after them
 
     @property
     def rows(self) -> int:
         return sum(self.pages.values())
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in (RUNNING, FAILED)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -50,56 +67,66 @@ class Lake:
 
     @property
     def trackings_glob(self) -> str:
-        return str(self.root / "trackings" / "*" / "*.parquet")
+        return str(self.root / "trackings" / "*" / "*" / "*.parquet")
 
     @property
     def api_calls_glob(self) -> str:
         return str(self.root / "api_calls" / "*" / "*.parquet")
 
-    def _manifest_path(self, run_id: str) -> Path:
-        return self.root / "manifests" / f"{run_id}.json"
+    def _manifest_path(self, extraction_id: str) -> Path:
+        return self.root / "manifests" / f"{extraction_id}.json"
 
-    def page_path(self, run_id: str, page: int) -> Path:
-        return self.root / "trackings" / f"run={run_id}" / f"page-{page:06d}.parquet"
+    def _pages_dir(self, manifest: Manifest) -> Path:
+        return self.root / "trackings" / f"window={manifest.window_key}" / f"extraction={manifest.extraction_id}"
 
-    def start_run(self, run_id: str, params: dict[str, Any]) -> RunManifest:
-        manifest = RunManifest(run_id=run_id, params=params)
-        self.save_manifest(manifest)
-        return manifest
+    def page_path(self, manifest: Manifest, page: int) -> Path:
+        return self._pages_dir(manifest) / f"page-{page:06d}.parquet"
 
-    def save_manifest(self, manifest: RunManifest) -> None:
-        document = {
-            "run_id": manifest.run_id,
-            "params": manifest.params,
-            "status": manifest.status,
-            "pages": {str(page): rows for page, rows in sorted(manifest.pages.items())},
-            "total_reported": manifest.total_reported,
-        }
-        _write_atomically(self._manifest_path(manifest.run_id), orjson.dumps(document, option=orjson.OPT_INDENT_2))
-
-    def load_manifest(self, run_id: str) -> RunManifest | None:
-        path = self._manifest_path(run_id)
-        if not path.exists():
-            return None
-        document = orjson.loads(path.read_bytes())
-        return RunManifest(
-            run_id=document["run_id"],
-            params=document["params"],
-            status=document["status"],
-            pages={int(page): rows for page, rows in document["pages"].items()},
-            total_reported=document["total_reported"],
+    def save_manifest(self, manifest: Manifest) -> None:
+        document = asdict(manifest)
+        document["pages"] = {str(page): rows for page, rows in sorted(manifest.pages.items())}
+        _write_atomically(
+            self._manifest_path(manifest.extraction_id), orjson.dumps(document, option=orjson.OPT_INDENT_2)
         )
 
-    def commit_page(self, manifest: RunManifest, page: int, trackings: pa.Table, calls: pa.Table) -> Path:
+    def manifests(self) -> list[Manifest]:
+        """Every manifest, oldest extraction first (ids start with their UTC start time)."""
+        found = []
+        for path in sorted((self.root / "manifests").glob("*.json")):
+            document = orjson.loads(path.read_bytes())
+            document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
+            found.append(Manifest(**document))
+        return found
+
+    def resumable(self, window_key: str) -> Manifest | None:
+        """The latest unfinished extraction of this window, if any."""
+        candidates = [m for m in self.manifests() if m.window_key == window_key and m.resumable]
+        return candidates[-1] if candidates else None
+
+    def commit_page(self, manifest: Manifest, page: int, trackings: pa.Table, calls: pa.Table) -> Path:
         """Land a page and the ledger rows that produced it, then record both in the manifest."""
-        path = self.page_path(manifest.run_id, page)
+        path = self.page_path(manifest, page)
         _write_parquet_atomically(path, trackings)
-        self.commit_calls(manifest.run_id, calls, part=f"page-{page:06d}")
+        self.commit_calls(manifest.extraction_id, calls, part=f"page-{page:06d}")
         manifest.pages[page] = trackings.num_rows
         self.save_manifest(manifest)
         return path
 
-    def commit_calls(self, run_id: str, calls: pa.Table, part: str) -> None:
+    def commit_calls(self, extraction_id: str, calls: pa.Table, part: str) -> None:
+        """Ledger rows are kept for every extraction, replaced or not: they are the evidence."""
         if calls.num_rows:
-            path = self.root / "api_calls" / f"run={run_id}" / f"calls-{part}.parquet"
+            existing = len(list((self.root / "api_calls" / f"extraction={extraction_id}").glob(f"calls-{part}*")))
+            suffix = f"-{existing}" if existing else ""
+            path = self.root / "api_calls" / f"extraction={extraction_id}" / f"calls-{part}{suffix}.parquet"
             _write_parquet_atomically(path, calls)
+
+    def replace_earlier(self, manifest: Manifest) -> list[str]:
+        """After a partition is extracted again, drop the pages of its earlier extractions."""
+        replaced = []
+        for earlier in self.manifests():
+            if earlier.window_key == manifest.window_key and earlier.extraction_id != manifest.extraction_id:
+                shutil.rmtree(self._pages_dir(earlier), ignore_errors=True)
+                earlier.status = REPLACED
+                self.save_manifest(earlier)
+                replaced.append(earlier.extraction_id)
+        return replaced
