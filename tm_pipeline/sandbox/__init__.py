@@ -1,0 +1,10 @@
+"""Stand-in TrackingMore v2 API for demos, tests and benchmarks.
+
+It imports nothing from the rest of tm_pipeline: its data and ground truth are an independent
+witness of what the pipeline should compute. See docs/sandbox.md.
+"""
+
+from .config import SandboxConfig
+from .server import SandboxServer
+
+__all__ = ["SandboxConfig", "SandboxServer"]

@@ -1,0 +1,63 @@
+"""Per-key request spacing, the way TrackingMore throttles: N accepted requests per second.
+
+A request is refused when it arrives sooner than 1/rate seconds after the key's previous
+*accepted* request (less a small arrival-jitter tolerance). Refused requests do not move the
+window, so a client that hammers is not punished forever, and one that waits is always served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
+
+def key_fingerprint(api_key: str) -> str:
+    """Short stable hash that identifies a key in stats without revealing it."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:10]
+
+
+class IntervalLimiter:
+    """Admits a key's request only if it is spaced at least 1/rate seconds from the last admitted one.
+
+    Also records the shortest gap between *arrivals* per key, so a benchmark can check that a
+    client's own pacing never exceeded the limit (rejected arrivals count there too).
+    """
+
+    def __init__(
+        self, rate_per_s: float | None, tolerance_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._min_interval_s = 1.0 / rate_per_s if rate_per_s else 0.0
+        self._tolerance_s = tolerance_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_accepted: dict[str, float] = {}
+        self._last_arrival: dict[str, float] = {}
+        self._min_gap_s: dict[str, float] = {}
+
+    def admit(self, scope: str) -> bool:
+        """Record an arrival for `scope` (a key, or key+shipment) and say whether to serve it."""
+        with self._lock:
+            now = self._clock()
+            previous_arrival = self._last_arrival.get(scope)
+            if previous_arrival is not None:
+                gap = now - previous_arrival
+                self._min_gap_s[scope] = min(gap, self._min_gap_s.get(scope, gap))
+            self._last_arrival[scope] = now
+            last = self._last_accepted.get(scope)
+            if (
+                self._min_interval_s
+                and last is not None
+                and now - last < self._min_interval_s - self._tolerance_s
+            ):
+                return False
+            self._last_accepted[scope] = now
+            return True
+
+    def max_rate_per_scope(self) -> dict[str, float]:
+        """1 / shortest arrival gap per scope (0.0 until a scope has two arrivals)."""
+        with self._lock:
+            rates = {scope: 0.0 for scope in self._last_arrival}
+            rates.update({scope: 1.0 / max(gap, 1e-6) for scope, gap in self._min_gap_s.items()})
+            return rates
