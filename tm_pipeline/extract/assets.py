@@ -68,7 +68,7 @@ def trackingmore_extract(
     fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
     try:
         summaries = [
-            extract_window(fetcher, store, window, trackingmore.page_limit, context.log.info, context.run_id)
+            extract_window(fetcher, store, window, trackingmore.page_limit, context.log.info, context.run.run_id)
             for window in windows
         ]
     finally:
