@@ -27,25 +27,39 @@ SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 
 def seed_shipments(connection: duckdb.DuckDBPyConnection) -> None:
     create_raw_tables(connection)
-    insert_rows(connection, "trackings", [
-        tracking_row("A", carrier_code="ems", status="Delivered"),
-        tracking_row("B", carrier_code="ems", status="delivered ", destination_country=""),
-        tracking_row("C", carrier_code="ems", status="Exception", destination_country=None),
-        tracking_row("D", carrier_code="ups", status="pending", original_country="Germany",
-                     destination_country=""),
-        tracking_row("E", carrier_code="ups", status="transit", original_country="Germany",
-                     destination_country="France"),
-    ])
-    insert_rows(connection, "checkpoints", [
-        checkpoint_row("A", "2024-03-04 22:00", "Delivered", leg="destination", position=0),
-        checkpoint_row("A", "2024-03-01 10:00:00", "transit", leg="origin", position=0),
-        checkpoint_row("B", "2024-03-05 00:00", "delivered", position=0),
-        checkpoint_row("B", "2024-03-04 12:00:00", "delivered", position=1),
-        checkpoint_row("B", "2024-03-03 00:00", "exception", position=2),
-        checkpoint_row("B", "2024-03-02 00:00:00", "Transit", position=3),
-        checkpoint_row("C", "2024-03-04 08:00", "DELIVERED"),
-        checkpoint_row("E", "2024-02-26 00:00", "Exception"),
-    ])
+    insert_rows(
+        connection,
+        "trackings",
+        [
+            tracking_row("A", carrier_code="ems", status="Delivered"),
+            tracking_row("B", carrier_code="ems", status="delivered ", destination_country=""),
+            tracking_row("C", carrier_code="ems", status="Exception", destination_country=None),
+            tracking_row(
+                "D", carrier_code="ups", status="pending", original_country="Germany", destination_country=""
+            ),
+            tracking_row(
+                "E",
+                carrier_code="ups",
+                status="transit",
+                original_country="Germany",
+                destination_country="France",
+            ),
+        ],
+    )
+    insert_rows(
+        connection,
+        "checkpoints",
+        [
+            checkpoint_row("A", "2024-03-04 22:00", "Delivered", leg="destination", position=0),
+            checkpoint_row("A", "2024-03-01 10:00:00", "transit", leg="origin", position=0),
+            checkpoint_row("B", "2024-03-05 00:00", "delivered", position=0),
+            checkpoint_row("B", "2024-03-04 12:00:00", "delivered", position=1),
+            checkpoint_row("B", "2024-03-03 00:00", "exception", position=2),
+            checkpoint_row("B", "2024-03-02 00:00:00", "Transit", position=3),
+            checkpoint_row("C", "2024-03-04 08:00", "DELIVERED"),
+            checkpoint_row("E", "2024-02-26 00:00", "Exception"),
+        ],
+    )
 
 
 @pytest.fixture()
@@ -62,25 +76,61 @@ def rows(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 
 def test_fct_shipments_milestones_and_delivery_days(warehouse):
-    got = rows(warehouse, """
+    got = rows(
+        warehouse,
+        """
         select tracking_id, status, destination_country, first_scan_at, delivered_at, delivery_days,
                is_exception, ever_exception, is_scanned, week_start
-        from main.fct_shipments order by tracking_id""")
+        from main.fct_shipments order by tracking_id""",
+    )
     assert got == [
-        ("A", "delivered", "United States", datetime(2024, 3, 1, 10), datetime(2024, 3, 4, 22), 3.5,
-         False, False, True, date(2024, 2, 26)),
-        ("B", "delivered", None, datetime(2024, 3, 2), datetime(2024, 3, 4, 12), 2.5,
-         False, True, True, date(2024, 2, 26)),
-        ("C", "exception", None, datetime(2024, 3, 4, 8), datetime(2024, 3, 4, 8), None,
-         True, False, True, date(2024, 3, 4)),
+        (
+            "A",
+            "delivered",
+            "United States",
+            datetime(2024, 3, 1, 10),
+            datetime(2024, 3, 4, 22),
+            3.5,
+            False,
+            False,
+            True,
+            date(2024, 2, 26),
+        ),
+        (
+            "B",
+            "delivered",
+            None,
+            datetime(2024, 3, 2),
+            datetime(2024, 3, 4, 12),
+            2.5,
+            False,
+            True,
+            True,
+            date(2024, 2, 26),
+        ),
+        (
+            "C",
+            "exception",
+            None,
+            datetime(2024, 3, 4, 8),
+            datetime(2024, 3, 4, 8),
+            None,
+            True,
+            False,
+            True,
+            date(2024, 3, 4),
+        ),
         ("D", "pending", None, None, None, None, False, False, False, None),
         ("E", "transit", "France", datetime(2024, 2, 26), None, None, False, True, True, date(2024, 2, 26)),
     ]
 
 
 def test_checkpoint_times_are_wall_clock_without_zone(warehouse):
-    (column_type,) = rows(warehouse, "select data_type from information_schema.columns where "
-                                     "table_name = 'stg_checkpoints' and column_name = 'checkpoint_at'")[0]
+    (column_type,) = rows(
+        warehouse,
+        "select data_type from information_schema.columns where "
+        "table_name = 'stg_checkpoints' and column_name = 'checkpoint_at'",
+    )[0]
     assert column_type == "TIMESTAMP"
 
 
@@ -93,9 +143,12 @@ def test_delivery_time_by_carrier_hand_computed(warehouse):
 
 
 def test_delivery_time_by_lane_groups_missing_destination_as_null(warehouse):
-    got = rows(warehouse, """
+    got = rows(
+        warehouse,
+        """
         select original_country, destination_country, shipments, delivered, mean_delivery_days
-        from main.delivery_time_by_lane order by all""")
+        from main.delivery_time_by_lane order by all""",
+    )
     assert got == [
         ("China", "United States", 1, 1, 3.5),
         ("China", None, 2, 1, 2.5),
@@ -105,8 +158,11 @@ def test_delivery_time_by_lane_groups_missing_destination_as_null(warehouse):
 
 
 def test_delivery_time_by_week_only_counts_scanned_shipments(warehouse):
-    got = rows(warehouse, "select week_start, shipments, delivered, mean_delivery_days "
-                          "from main.delivery_time_by_week order by week_start")
+    got = rows(
+        warehouse,
+        "select week_start, shipments, delivered, mean_delivery_days "
+        "from main.delivery_time_by_week order by week_start",
+    )
     assert got == [(date(2024, 2, 26), 3, 2, 3.0), (date(2024, 3, 4), 1, 0, None)]
 
 
@@ -139,8 +195,12 @@ def test_schema_yml_columns_match_the_built_columns(warehouse):
 
 
 def test_materializations_follow_the_config_blocks(warehouse):
-    kinds = dict(rows(warehouse, "select table_name, table_type from information_schema.tables "
-                                 "where table_schema = 'main'"))
+    kinds = dict(
+        rows(
+            warehouse,
+            "select table_name, table_type from information_schema.tables where table_schema = 'main'",
+        )
+    )
     assert kinds["stg_trackings"] == "VIEW"
     assert kinds["fct_shipments"] == "BASE TABLE"
     assert kinds["delivery_time_by_carrier"] == "BASE TABLE"
