@@ -1,0 +1,13 @@
+{{ config(materialized='table') }}
+-- Delivery time per carrier; shipments counts every tracking of the carrier, delivered only
+-- those with a delivery time, and the statistics are over delivery_days (NULLs ignored).
+select
+    carrier_code,
+    count(*) as shipments,
+    count(delivery_days) as delivered,
+    avg(delivery_days) as mean_delivery_days,
+    quantile_cont(delivery_days, 0.5) as p50_delivery_days,
+    quantile_cont(delivery_days, 0.9) as p90_delivery_days,
+    quantile_cont(delivery_days, 0.95) as p95_delivery_days
+from {{ ref('fct_shipments') }}
+group by carrier_code

@@ -1,0 +1,12 @@
+{{ config(materialized='table') }}
+-- Exception rates per destination country over scanned shipments; missing destination is NULL.
+select
+    destination_country,
+    count(*) as scanned_shipments,
+    count(*) filter (where is_exception) as exception_shipments,
+    cast(count(*) filter (where is_exception) as double) / count(*) as exception_rate,
+    count(*) filter (where ever_exception) as ever_exception_shipments,
+    cast(count(*) filter (where ever_exception) as double) / count(*) as ever_exception_rate
+from {{ ref('fct_shipments') }}
+where is_scanned
+group by destination_country

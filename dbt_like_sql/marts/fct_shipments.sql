@@ -1,0 +1,27 @@
+{{ config(materialized='incremental', unique_key='tracking_id') }}
+-- One row per tracking: current status joined to its milestones. delivery_days counts only
+-- shipments whose current status is delivered, so a later exception after a delivered scan
+-- does not produce a delivery time.
+select
+    trackings.tracking_id,
+    trackings.carrier_code,
+    trackings.status,
+    trackings.original_country,
+    trackings.destination_country,
+    milestones.first_scan_at,
+    milestones.delivered_at,
+    case
+        when trackings.status = 'delivered'
+            then (epoch(milestones.delivered_at) - epoch(milestones.first_scan_at)) / 86400.0
+    end as delivery_days,
+    coalesce(trackings.status in ('exception', 'undelivered', 'expired'), false) as is_exception,
+    coalesce(milestones.ever_exception, false) as ever_exception,
+    milestones.tracking_id is not null as is_scanned,
+    coalesce(milestones.checkpoints, 0) as checkpoints,
+    milestones.first_out_for_delivery_at,
+    milestones.first_exception_at,
+    cast(date_trunc('week', milestones.first_scan_at) as date) as week_start,
+    trackings.created_at
+from {{ ref('stg_trackings') }} as trackings
+left join {{ ref('int_shipment_milestones') }} as milestones
+    on trackings.tracking_id = milestones.tracking_id

@@ -1,0 +1,98 @@
+"""Dagster assets for the SQL models: one asset per model, lineage from ref()/source().
+
+No `from __future__ import annotations` in the Dagster modules: Dagster reads the config and
+resource types from the decorated functions' annotations at definition time.
+
+Each asset opens its own short DuckDB connection through the `warehouse` resource, because DuckDB
+has a single writer and analysts' tools must not be locked out for a whole run.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from tm_pipeline.models.checks import build_data_test_checks
+from tm_pipeline.models.graph import build_order
+from tm_pipeline.models.ledger_checks import build_ledger_checks
+from tm_pipeline.models.project import ColumnDoc, Model, load_project
+from tm_pipeline.models.runner import build_model
+from tm_pipeline.resources import WarehouseResource
+
+GROUP_NAME = "models"
+
+
+class ModelBuildConfig(dg.Config):
+    """Run config: `full_refresh` rebuilds incremental models from scratch, as `dbt run --full-refresh`."""
+
+    full_refresh: bool = False
+
+
+def model_asset_key(model_name: str) -> dg.AssetKey:
+    return dg.AssetKey([model_name])
+
+
+def source_asset_key(source: str, table: str) -> dg.AssetKey:
+    """source('raw', 'trackings') is the load step's asset ["raw", "trackings"]."""
+    return dg.AssetKey([source, table])
+
+
+def _column_schema(
+    columns: tuple[ColumnDoc, ...], built_types: dict[str, str] | None = None
+) -> dg.TableSchema:
+    """Columns as documented in schema.yml; types from the built relation once it exists."""
+    column_types = built_types or {column.name: column.data_type or "unknown" for column in columns}
+    descriptions = {column.name: column.description for column in columns}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=column_type, description=descriptions.get(name) or None)
+            for name, column_type in column_types.items()
+        ]
+    )
+
+
+def _model_asset(model: Model) -> dg.AssetsDefinition:
+    deps = [model_asset_key(ref) for ref in model.refs] + [
+        source_asset_key(source, table) for source, table in model.sources
+    ]
+
+    @dg.asset(
+        key=model_asset_key(model.name),
+        group_name=GROUP_NAME,
+        deps=deps,
+        description=model.description or None,
+        kinds={"duckdb", "sql"},
+        metadata={
+            "dagster/column_schema": _column_schema(model.columns),
+            "materialized": model.materialized,
+            "sql_path": model.path.as_posix(),
+        },
+    )
+    def _build(config: ModelBuildConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as connection:
+            result = build_model(connection, model, full_refresh=config.full_refresh)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.row_count,
+                "dagster/column_schema": _column_schema(model.columns, dict(result.columns)),
+                "materialized": result.materialized,
+            }
+        )
+
+    return _build
+
+
+def build_model_definitions(
+    sql_dir: Path,
+) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """Assets for every model under sql_dir, plus their data-test checks and the ledger checks.
+
+    The folder is validated here (unknown refs, cycles, undeclared sources), so a broken model
+    fails when the code location loads rather than halfway through a run.
+    """
+    project = load_project(Path(sql_dir))
+    order = build_order(project.models, project.sources)
+    assets = [_model_asset(project.models[name]) for name in order]
+    checks = build_data_test_checks(project)
+    if "stg_api_calls" in project.models:
+        checks += build_ledger_checks(model_asset_key("stg_api_calls"))
+    return assets, checks

@@ -1,0 +1,234 @@
+"""Read a dbt-style SQL folder into plain data: models, their config, refs, sources, docs and tests.
+
+The folder stays within the part of dbt that dbt-duckdb also runs (Jinja only for `ref()`,
+`source()` and `config()`), so it can move to dbt unchanged; this module is the only place that
+knows the file layout.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MATERIALIZATIONS = ("view", "table", "incremental")
+SEVERITIES = ("error", "warn")
+GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
+SINGULAR_TEST_DIR = "tests"
+
+CONFIG_PATTERN = re.compile(r"\{\{\s*config\((?P<args>.*?)\)\s*\}\}", re.DOTALL)
+REF_PATTERN = re.compile(r"\{\{\s*ref\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
+SOURCE_PATTERN = re.compile(
+    r"\{\{\s*source\(\s*['\"](?P<source>\w+)['\"]\s*,\s*['\"](?P<table>\w+)['\"]\s*\)\s*\}\}"
+)
+
+
+class ProjectError(ValueError):
+    """The SQL folder cannot be built as written; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class ColumnDoc:
+    name: str
+    description: str = ""
+    data_type: str | None = None
+
+
+@dataclass(frozen=True)
+class GenericTest:
+    """A `unique` / `not_null` / `accepted_values` / `relationships` test declared in schema.yml."""
+
+    kind: str
+    model: str
+    column: str
+    severity: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}_{self.model}_{self.column}"
+
+
+@dataclass(frozen=True)
+class SingularTest:
+    """A SQL file under tests/ that returns the failing rows; it is attached to its first ref()."""
+
+    name: str
+    path: Path
+    sql: str
+    model: str
+    severity: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    layer: str
+    sql: str
+    materialized: str
+    unique_key: tuple[str, ...]
+    refs: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...]
+    description: str = ""
+    columns: tuple[ColumnDoc, ...] = ()
+
+
+@dataclass(frozen=True)
+class Project:
+    models: dict[str, Model]
+    generic_tests: tuple[GenericTest, ...]
+    singular_tests: tuple[SingularTest, ...]
+    sources: dict[str, tuple[str, ...]]
+
+
+def parse_config(sql: str, where: str = "<sql>") -> dict[str, Any]:
+    """The keyword arguments of the file's `{{ config(...) }}` block, or {} when it has none.
+
+    Arguments are read as Python literals (as Jinja would), never evaluated as code.
+    """
+    blocks = CONFIG_PATTERN.findall(sql)
+    if not blocks:
+        return {}
+    if len(blocks) > 1:
+        raise ProjectError(f"{where}: more than one config() block")
+    try:
+        call = ast.parse(f"config({blocks[0]})", mode="eval").body
+        if not isinstance(call, ast.Call) or call.args:
+            raise ProjectError(f"{where}: config() takes keyword arguments only")
+        return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}
+    except (SyntaxError, ValueError) as error:
+        raise ProjectError(f"{where}: cannot read config({blocks[0].strip()}): {error}") from error
+
+
+def find_refs(sql: str) -> tuple[str, ...]:
+    """Models named in ref() calls, in order of first appearance, without repeats."""
+    return tuple(dict.fromkeys(match["name"] for match in REF_PATTERN.finditer(sql)))
+
+
+def find_sources(sql: str) -> tuple[tuple[str, str], ...]:
+    return tuple(dict.fromkeys((m["source"], m["table"]) for m in SOURCE_PATTERN.finditer(sql)))
+
+
+def _unique_key(config: dict[str, Any], where: str) -> tuple[str, ...]:
+    key = config.get("unique_key")
+    if key is None:
+        return ()
+    if isinstance(key, str):
+        return (key,)
+    if isinstance(key, (list, tuple)) and all(isinstance(part, str) for part in key):
+        return tuple(key)
+    raise ProjectError(f"{where}: unique_key must be a column name or a list of names")
+
+
+def _read_schema_files(sql_dir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
+    """Model entries and declared source tables from every schema .yml under sql_dir."""
+    model_entries: dict[str, dict[str, Any]] = {}
+    sources: dict[str, tuple[str, ...]] = {}
+    for yml_path in sorted([*sql_dir.rglob("*.yml"), *sql_dir.rglob("*.yaml")]):
+        if yml_path.name == "dbt_project.yml":
+            continue
+        document = yaml.safe_load(yml_path.read_text()) or {}
+        for entry in document.get("models") or []:
+            if entry["name"] in model_entries:
+                raise ProjectError(f"{yml_path}: model {entry['name']!r} is described twice")
+            model_entries[entry["name"]] = {**entry, "_path": yml_path}
+        for source in document.get("sources") or []:
+            tables = tuple(table["name"] for table in source.get("tables") or [])
+            sources[source["name"]] = sources.get(source["name"], ()) + tables
+    return model_entries, sources
+
+
+def _test_severity(config: dict[str, Any], where: str) -> str:
+    severity = str(config.get("severity", "error")).lower()
+    if severity not in SEVERITIES:
+        raise ProjectError(f"{where}: severity must be one of {SEVERITIES}, got {severity!r}")
+    return severity
+
+
+def _generic_tests(model: str, column: str, declarations: list[Any], where: str) -> list[GenericTest]:
+    """dbt's two spellings: `- not_null` or `- accepted_values: {values: [...], config: {...}}`;
+    arguments may also sit under `arguments:` (dbt >= 1.10)."""
+    tests = []
+    for declaration in declarations:
+        if isinstance(declaration, str):
+            kind, body = declaration, {}
+        else:
+            ((kind, body),) = declaration.items()
+            body = dict(body or {})
+        if kind not in GENERIC_TESTS:
+            raise ProjectError(
+                f"{where}: unknown test {kind!r} on {model}.{column}; use one of {GENERIC_TESTS}"
+            )
+        config = body.pop("config", {}) or {}
+        arguments = {**body.pop("arguments", {}), **body}
+        severity = _test_severity(config, f"{where} {model}.{column} {kind}")
+        tests.append(GenericTest(kind, model, column, severity, arguments))
+    return tests
+
+
+def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
+    sql = path.read_text()
+    config = parse_config(sql, str(path))
+    materialized = config.get("materialized", "view")
+    if materialized not in MATERIALIZATIONS:
+        raise ProjectError(f"{path}: materialized must be one of {MATERIALIZATIONS}, got {materialized!r}")
+    columns = tuple(
+        ColumnDoc(column["name"], column.get("description", ""), column.get("data_type"))
+        for column in entry.get("columns") or []
+    )
+    return Model(
+        name=path.stem,
+        path=path,
+        layer=path.parent.relative_to(sql_dir).as_posix(),
+        sql=sql,
+        materialized=materialized,
+        unique_key=_unique_key(config, str(path)),
+        refs=find_refs(sql),
+        sources=find_sources(sql),
+        description=entry.get("description", ""),
+        columns=columns,
+    )
+
+
+def _load_singular_test(path: Path) -> SingularTest:
+    sql = path.read_text()
+    refs = find_refs(sql)
+    if not refs:
+        raise ProjectError(f"{path}: a singular test must ref() the model it tests")
+    config = parse_config(sql, str(path))
+    description = sql.lstrip().splitlines()[0].lstrip("-").strip() if sql.lstrip().startswith("--") else ""
+    return SingularTest(path.stem, path, sql, refs[0], _test_severity(config, str(path)), description)
+
+
+def load_project(sql_dir: Path) -> Project:
+    """Every model (.sql outside tests/) and test under sql_dir, with the docs from schema.yml."""
+    sql_dir = Path(sql_dir)
+    model_entries, sources = _read_schema_files(sql_dir)
+    models: dict[str, Model] = {}
+    singular_tests: list[SingularTest] = []
+    for path in sorted(sql_dir.rglob("*.sql")):
+        if path.relative_to(sql_dir).parts[0] == SINGULAR_TEST_DIR:
+            singular_tests.append(_load_singular_test(path))
+            continue
+        if path.stem in models:
+            raise ProjectError(f"{path}: model name {path.stem!r} also used by {models[path.stem].path}")
+        models[path.stem] = _load_model(path, sql_dir, model_entries.get(path.stem, {}))
+
+    undocumented = sorted(set(model_entries) - set(models))
+    if undocumented:
+        raise ProjectError(f"schema.yml describes models without a .sql file: {undocumented}")
+    generic_tests: list[GenericTest] = []
+    for name, entry in model_entries.items():
+        for column in entry.get("columns") or []:
+            declarations = column.get("data_tests", column.get("tests")) or []
+            generic_tests += _generic_tests(name, column["name"], declarations, str(entry["_path"]))
+    for test in singular_tests:
+        if test.model not in models:
+            raise ProjectError(f"{test.path}: refs unknown model {test.model!r}")
+    return Project(models, tuple(generic_tests), tuple(singular_tests), sources)

@@ -1,0 +1,233 @@
+"""The SQL models built by the runner on hand-built raw tables, against hand-computed metrics.
+
+Fixture shipments (checkpoint times courier-local, both formats):
+  A  ems  'Delivered'    China -> United States  scans 03-01 10:00:00 .. delivered 03-04 22:00  => 3.5 days
+  B  ems  'delivered '   China -> ''             scans 03-02 00:00:00, exception 03-03, delivered 03-04 12:00
+                                                 and again 03-05                               => 2.5 days
+  C  ems  'Exception'    China -> NULL           one 'DELIVERED' scan 03-04 08:00 (not delivered now: no days)
+  D  ups  'pending'      Germany -> ''           no checkpoints
+  E  ups  'transit'      Germany -> France       one 'Exception' scan 02-26 00:00
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tm_pipeline.models.project import load_project
+from tm_pipeline.models.runner import build_all
+from tm_pipeline.models.testing import checkpoint_row, create_raw_tables, insert_rows, tracking_row
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
+
+
+def seed_shipments(connection: duckdb.DuckDBPyConnection) -> None:
+    create_raw_tables(connection)
+    insert_rows(
+        connection,
+        "trackings",
+        [
+            tracking_row("A", carrier_code="ems", status="Delivered"),
+            tracking_row("B", carrier_code="ems", status="delivered ", destination_country=""),
+            tracking_row("C", carrier_code="ems", status="Exception", destination_country=None),
+            tracking_row(
+                "D", carrier_code="ups", status="pending", original_country="Germany", destination_country=""
+            ),
+            tracking_row(
+                "E",
+                carrier_code="ups",
+                status="transit",
+                original_country="Germany",
+                destination_country="France",
+            ),
+        ],
+    )
+    insert_rows(
+        connection,
+        "checkpoints",
+        [
+            checkpoint_row("A", "2024-03-04 22:00", "Delivered", leg="destination", position=0),
+            checkpoint_row("A", "2024-03-01 10:00:00", "transit", leg="origin", position=0),
+            checkpoint_row("B", "2024-03-05 00:00", "delivered", position=0),
+            checkpoint_row("B", "2024-03-04 12:00:00", "delivered", position=1),
+            checkpoint_row("B", "2024-03-03 00:00", "exception", position=2),
+            checkpoint_row("B", "2024-03-02 00:00:00", "Transit", position=3),
+            checkpoint_row("C", "2024-03-04 08:00", "DELIVERED"),
+            checkpoint_row("E", "2024-02-26 00:00", "Exception"),
+        ],
+    )
+
+
+@pytest.fixture()
+def warehouse(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    seed_shipments(connection)
+    build_all(connection, load_project(SQL_DIR))
+    yield connection
+    connection.close()
+
+
+def rows(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return connection.execute(sql).fetchall()
+
+
+def test_fct_shipments_milestones_and_delivery_days(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select tracking_id, status, destination_country, first_scan_at, delivered_at, delivery_days,
+               is_exception, ever_exception, is_scanned, week_start
+        from main.fct_shipments order by tracking_id""",
+    )
+    assert got == [
+        (
+            "A",
+            "delivered",
+            "United States",
+            datetime(2024, 3, 1, 10),
+            datetime(2024, 3, 4, 22),
+            3.5,
+            False,
+            False,
+            True,
+            date(2024, 2, 26),
+        ),
+        (
+            "B",
+            "delivered",
+            None,
+            datetime(2024, 3, 2),
+            datetime(2024, 3, 4, 12),
+            2.5,
+            False,
+            True,
+            True,
+            date(2024, 2, 26),
+        ),
+        (
+            "C",
+            "exception",
+            None,
+            datetime(2024, 3, 4, 8),
+            datetime(2024, 3, 4, 8),
+            None,
+            True,
+            False,
+            True,
+            date(2024, 3, 4),
+        ),
+        ("D", "pending", None, None, None, None, False, False, False, None),
+        ("E", "transit", "France", datetime(2024, 2, 26), None, None, False, True, True, date(2024, 2, 26)),
+    ]
+
+
+def test_checkpoint_times_are_wall_clock_without_zone(warehouse):
+    (column_type,) = rows(
+        warehouse,
+        "select data_type from information_schema.columns where "
+        "table_name = 'stg_checkpoints' and column_name = 'checkpoint_at'",
+    )[0]
+    assert column_type == "TIMESTAMP"
+
+
+def test_delivery_time_by_carrier_hand_computed(warehouse):
+    got = rows(warehouse, "select * from main.delivery_time_by_carrier order by carrier_code")
+    assert got[1] == ("ups", 2, 0, None, None, None, None)
+    carrier, shipments, delivered, mean, p50, p90, p95 = got[0]
+    assert (carrier, shipments, delivered) == ("ems", 3, 2)
+    assert [mean, p50, p90, p95] == pytest.approx([3.0, 3.0, 3.4, 3.45])
+
+
+def test_delivery_time_by_lane_groups_missing_destination_as_null(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select original_country, destination_country, shipments, delivered, mean_delivery_days
+        from main.delivery_time_by_lane order by all""",
+    )
+    assert got == [
+        ("China", "United States", 1, 1, 3.5),
+        ("China", None, 2, 1, 2.5),
+        ("Germany", "France", 1, 0, None),
+        ("Germany", None, 1, 0, None),
+    ]
+
+
+def test_delivery_time_by_week_only_counts_scanned_shipments(warehouse):
+    got = rows(
+        warehouse,
+        "select week_start, shipments, delivered, mean_delivery_days "
+        "from main.delivery_time_by_week order by week_start",
+    )
+    assert got == [(date(2024, 2, 26), 3, 2, 3.0), (date(2024, 3, 4), 1, 0, None)]
+
+
+def test_exception_rate_by_carrier(warehouse):
+    got = rows(warehouse, "select * from main.exception_rate_by_carrier order by carrier_code")
+    assert got[0][:3] == ("ems", 3, 1) and got[0][4] == 1
+    assert math.isclose(got[0][3], 1 / 3) and math.isclose(got[0][5], 1 / 3)
+    assert got[1] == ("ups", 1, 0, 0.0, 1, 1.0)
+
+
+def test_exception_rate_by_destination(warehouse):
+    got = rows(warehouse, "select * from main.exception_rate_by_destination order by destination_country")
+    assert got == [
+        ("France", 1, 0, 0.0, 1, 1.0),
+        ("United States", 1, 0, 0.0, 0, 0.0),
+        (None, 2, 1, 0.5, 1, 0.5),
+    ]
+
+
+def test_exception_rate_by_week(warehouse):
+    got = rows(warehouse, "select * from main.exception_rate_by_week order by week_start")
+    assert got[0][:5] == (date(2024, 2, 26), 3, 0, 0.0, 2) and math.isclose(got[0][5], 2 / 3)
+    assert got[1] == (date(2024, 3, 4), 1, 1, 1.0, 0, 0.0)
+
+
+def test_schema_yml_columns_match_the_built_columns(warehouse):
+    for model in load_project(SQL_DIR).models.values():
+        built = [row[0] for row in rows(warehouse, f"describe main.{model.name}")]
+        assert [column.name for column in model.columns] == built, model.name
+
+
+def test_materializations_follow_the_config_blocks(warehouse):
+    kinds = dict(
+        rows(
+            warehouse,
+            "select table_name, table_type from information_schema.tables where table_schema = 'main'",
+        )
+    )
+    assert kinds["stg_trackings"] == "VIEW"
+    assert kinds["fct_shipments"] == "BASE TABLE"
+    assert kinds["delivery_time_by_carrier"] == "BASE TABLE"
+
+
+def test_incremental_rebuild_replaces_changed_rows_without_duplicates(warehouse):
+    warehouse.execute("update raw.trackings set status = 'exception' where tracking_id = 'A'")
+    insert_rows(warehouse, "trackings", [tracking_row("F", status="transit")])
+    build_all(warehouse, load_project(SQL_DIR))
+    got = rows(warehouse, "select tracking_id, status, delivery_days from main.fct_shipments order by 1")
+    assert [row[0] for row in got] == ["A", "B", "C", "D", "E", "F"]
+    assert got[0] == ("A", "exception", None)
+
+
+def test_incremental_keeps_rows_gone_from_sources_until_full_refresh(warehouse):
+    warehouse.execute("delete from raw.trackings where tracking_id = 'D'")
+    project = load_project(SQL_DIR)
+    build_all(warehouse, project)
+    assert rows(warehouse, "select count(*) from main.fct_shipments") == [(5,)]
+    build_all(warehouse, project, full_refresh=True)
+    assert rows(warehouse, "select count(*) from main.fct_shipments") == [(4,)]
+
+
+def test_build_results_carry_row_counts_and_types(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    seed_shipments(connection)
+    results = {result.model: result for result in build_all(connection, load_project(SQL_DIR))}
+    assert results["fct_shipments"].row_count == 5
+    assert ("delivery_days", "DOUBLE") in results["fct_shipments"].columns
+    connection.close()
