@@ -12,9 +12,11 @@ from tm_pipeline import settings
 from tm_pipeline.checks.api_status import api_status_codes
 from tm_pipeline.extract.assets import trackingmore_extract
 from tm_pipeline.load.assets import warehouse_raw_tables
+from tm_pipeline.models.assets import build_model_definitions
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+MODEL_ASSETS, MODEL_CHECKS = build_model_definitions(SQL_DIR)
 
 
 def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
@@ -32,11 +34,11 @@ def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, warehouse_raw_tables]
+    return [trackingmore_extract, warehouse_raw_tables, *MODEL_ASSETS]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
-    return [api_status_codes]
+    return [api_status_codes, *MODEL_CHECKS]
 
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:

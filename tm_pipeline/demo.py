@@ -53,8 +53,13 @@ def run_demo(data_dir: Path, trackings: int = 20_000, seed: int = 42, list_rate_
 def print_report(outcome: DemoOutcome) -> None:
     if outcome.database_path.exists():
         with duckdb.connect(str(outcome.database_path), read_only=True) as connection:
-            print(f"\n{METRIC_TABLE}:")
-            print(connection.sql(f"SELECT * FROM main.{METRIC_TABLE} ORDER BY ALL"))
+            columns = connection.execute(f"DESCRIBE main.{METRIC_TABLE}").fetchall()
+            shown = ", ".join(
+                f"round({name}, 2) AS {name}" if kind == "DOUBLE" else name for name, kind, *_ in columns
+            )
+            print(f"\n{METRIC_TABLE} (days, rounded for display; the table keeps full precision):")
+            table = connection.sql(f"SELECT {shown} FROM main.{METRIC_TABLE} ORDER BY ALL").fetchdf()
+            print(table.to_string(index=False))
     print("\nchecks:")
     for check in outcome.checks:
         verdict = "PASS" if check["passed"] else f"FAIL ({check['severity']})"

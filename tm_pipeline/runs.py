@@ -18,13 +18,16 @@ def instance_for(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.local_temp(tempdir=str(home))
 
 
-def materialize_all(resources: Mapping[str, Any], data_dir: Path) -> dg.ExecuteInProcessResult:
+def materialize_all(
+    resources: Mapping[str, Any], data_dir: Path, log_level: str = "INFO"
+) -> dg.ExecuteInProcessResult:
     """Materialize every asset and run every check; failures are in the result, not raised."""
     return dg.materialize(
         [*pipeline_assets(), *pipeline_checks()],
         resources=dict(resources),
         instance=instance_for(data_dir),
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
 
 

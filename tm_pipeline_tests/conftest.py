@@ -27,11 +27,22 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture
-def api_key(sandbox: SandboxServer) -> str:
+def sandbox_key(sandbox: SandboxServer) -> str:
+    """A fresh key, so this test's requests have the per-key rate budget to themselves."""
     key = f"test-{uuid.uuid4().hex}"
     sandbox.add_api_key(key)
     return key
+
+
+def sandbox_resources(sandbox: SandboxServer, key: str, data_dir: Path) -> dict:
+    configured = default_resources(data_dir)
+    configured["trackingmore"] = TrackingMoreResource(base_url=sandbox.base_url, api_key=key)
+    return configured
+
+
+@pytest.fixture
+def api_key(sandbox: SandboxServer) -> str:
+    return sandbox_key(sandbox)
 
 
 @pytest.fixture
@@ -41,6 +52,4 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def resources(sandbox: SandboxServer, api_key: str, data_dir: Path) -> dict:
-    configured = default_resources(data_dir)
-    configured["trackingmore"] = TrackingMoreResource(base_url=sandbox.base_url, api_key=api_key)
-    return configured
+    return sandbox_resources(sandbox, api_key, data_dir)
