@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from tm_pipeline.extract.fetch import PageFetcher
@@ -54,8 +55,12 @@ def new_extraction_id() -> str:
 
 
 def sync_state(manifests: Iterable[Manifest]) -> SyncState:
-    """Watermarks from completed full and incremental extractions (partitions do not move them)."""
-    max_updated_at = created_at_max = None
+    """Watermarks from completed full and incremental extractions (partitions do not move them).
+
+    Watermarks are the newest `updated_at`/`created_at` the server sent, never our own clock, so a
+    server whose clock differs from ours (or the sandbox's simulated one) cannot open a gap.
+    """
+    max_updated_at = max_created_at = None
     longest_run_s = 0.0
     for manifest in manifests:
         if manifest.status != COMPLETE or manifest.window_key not in (FULL, UPDATED, CREATED):
@@ -63,9 +68,9 @@ def sync_state(manifests: Iterable[Manifest]) -> SyncState:
         longest_run_s = max(longest_run_s, manifest.elapsed_s)
         if manifest.window_key in (FULL, UPDATED) and manifest.max_updated_at is not None:
             max_updated_at = max(max_updated_at or 0, manifest.max_updated_at)
-        if manifest.window_key in (FULL, CREATED):
-            created_at_max = max(created_at_max or 0, int(manifest.params["created_at_max"]))
-    return SyncState(max_updated_at, created_at_max, longest_run_s)
+        if manifest.window_key in (FULL, CREATED) and manifest.max_created_at is not None:
+            max_created_at = max(max_created_at or 0, manifest.max_created_at)
+    return SyncState(max_updated_at, max_created_at, longest_run_s)
 
 
 def extract_window(
@@ -134,13 +139,19 @@ def _walk_pages(
         if len(items) < page_limit and page < pages_expected:
             manifest.drift.append(f"page {page}: short page, {len(items)} of {page_limit} rows")
         table = items_to_table(items, manifest.extraction_id, page, datetime.now(timezone.utc))
-        newest = pc.max(table["updated_at"]).as_py()
-        if newest is not None:
-            manifest.max_updated_at = max(manifest.max_updated_at or 0, int(newest.timestamp()))
+        manifest.max_updated_at = _newest(manifest.max_updated_at, table["updated_at"])
+        manifest.max_created_at = _newest(manifest.max_created_at, table["created_at"])
         manifest.calls = ledger.calls
         lake.commit_page(manifest, page, table, ledger.drain())
         _report(progress, page, pages_expected, page - first_page + 1, manifest.rows, started)
         page += 1
+
+
+def _newest(current: int | None, timestamps: pa.ChunkedArray) -> int | None:
+    newest = pc.max(timestamps).as_py()
+    if newest is None:
+        return current
+    return max(current or 0, int(newest.timestamp()))
 
 
 def _finish(lake: Lake, manifest: Manifest, ledger: Ledger, status: str, started: float) -> None:

@@ -33,7 +33,7 @@ class SyncState:
     """Watermarks from completed extractions, in the server's unix seconds."""
 
     max_updated_at: int | None
-    created_at_max: int | None
+    max_created_at: int | None
     longest_run_s: float = 0.0
 
 
@@ -53,10 +53,10 @@ def incremental_windows(state: SyncState, overlap_s: float) -> list[Window]:
     The overlap must exceed the longest run (a tracking updated while the previous run paged can
     carry an `updated_at` older than that run's watermark), so it grows with the runs it follows.
     """
-    if state.max_updated_at is None or state.created_at_max is None:
+    if state.max_updated_at is None or state.max_created_at is None:
         return [full_window()]
     overlap = int(max(overlap_s, 2 * state.longest_run_s))
     return [
         Window(UPDATED, {"update_time_min": max(1, state.max_updated_at - overlap)}),
-        Window(CREATED, {"created_at_min": max(1, state.created_at_max - overlap)}),
+        Window(CREATED, {"created_at_min": max(1, state.max_created_at - overlap)}),
     ]

@@ -33,7 +33,8 @@ class Manifest:
     status: str = RUNNING
     pages: dict[int, int] = field(default_factory=dict)  # page -> rows committed
     total_reported: int | None = None
-    max_updated_at: int | None = None  # unix seconds, the newest updated_at landed
+    max_updated_at: int | None = None  # unix seconds, the newest updated_at landed (server clock)
+    max_created_at: int | None = None  # unix seconds, the newest created_at landed (server clock)
     drift: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     calls: int = 0  # ledger rows landed so far; a resumed extraction numbers its calls after them
