@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tm_pipeline.models.bench import rebuild_seconds
 from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all
@@ -262,3 +263,18 @@ def test_checkpoint_of_unknown_tracking_fails_relationships(warehouse):
 def test_unparseable_checkpoint_date_only_warns(warehouse):
     insert_rows(warehouse, "checkpoints", [checkpoint_row("D", "01/03/2024", "transit")])
     assert failing_tests(warehouse) == {"not_null_stg_checkpoints_checkpoint_at": 1}
+
+
+def test_rebuild_seconds_builds_every_model_and_reports_time(tmp_path):
+    database_path = tmp_path / "bench.duckdb"
+    with duckdb.connect(str(database_path)) as connection:
+        seed_shipments(connection)
+    assert rebuild_seconds(database_path) > 0
+    with duckdb.connect(str(database_path)) as connection:
+        built = {
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
+    assert built == set(load_project(SQL_DIR).models)
