@@ -278,3 +278,30 @@ def test_rebuild_seconds_builds_every_model_and_reports_time(tmp_path):
             ).fetchall()
         }
     assert built == set(load_project(SQL_DIR).models)
+
+
+def test_incremental_model_with_new_columns_is_rebuilt_not_merged(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    model_path = tmp_path / "sql" / "marts" / "numbers.sql"
+    model_path.parent.mkdir(parents=True)
+    model_path.write_text("{{ config(materialized='incremental', unique_key='n') }} select 1 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    model_path.write_text(
+        "{{ config(materialized='incremental', unique_key='n') }} select 1 as n, 'x' as label"
+    )
+    build_all(connection, load_project(tmp_path / "sql"))
+    assert connection.execute("select * from main.numbers").fetchall() == [(1, "x")]
+    connection.close()
+
+
+def test_changing_a_view_to_a_table_replaces_the_view(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    model_path = tmp_path / "sql" / "marts" / "numbers.sql"
+    model_path.parent.mkdir(parents=True)
+    model_path.write_text("select 1 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    model_path.write_text("{{ config(materialized='table') }} select 2 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    kind = connection.execute("select table_type from information_schema.tables where table_name = 'numbers'")
+    assert kind.fetchall() == [("BASE TABLE",)]
+    connection.close()
