@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tm_pipeline.models.bench import rebuild_seconds
+from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all
 from tm_pipeline.models.testing import checkpoint_row, create_raw_tables, insert_rows, tracking_row
@@ -230,4 +232,76 @@ def test_build_results_carry_row_counts_and_types(tmp_path):
     results = {result.model: result for result in build_all(connection, load_project(SQL_DIR))}
     assert results["fct_shipments"].row_count == 5
     assert ("delivery_days", "DOUBLE") in results["fct_shipments"].columns
+    connection.close()
+
+
+def failing_tests(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    outcomes = {test.name: run_test(connection, test) for test in compile_tests(load_project(SQL_DIR))}
+    return {name: outcome.failures for name, outcome in outcomes.items() if not outcome.passed}
+
+
+def test_clean_fixture_passes_every_data_test(warehouse):
+    assert failing_tests(warehouse) == {}
+
+
+def test_negative_delivery_days_fail_the_singular_test(warehouse):
+    # first_scan_at is a minimum over all checkpoints, so no input makes delivery_days negative;
+    # the test guards the model's logic, so corrupt the built table to prove it bites.
+    warehouse.execute("update main.fct_shipments set delivery_days = -1 where tracking_id = 'A'")
+    (test,) = [
+        t for t in compile_tests(load_project(SQL_DIR)) if t.name == "assert_delivery_days_not_negative"
+    ]
+    outcome = run_test(warehouse, test)
+    assert (outcome.failures, outcome.samples[0]["tracking_id"], test.severity) == (1, "A", "error")
+
+
+def test_checkpoint_of_unknown_tracking_fails_relationships(warehouse):
+    insert_rows(warehouse, "checkpoints", [checkpoint_row("GHOST", "2024-03-01 00:00", "transit")])
+    assert failing_tests(warehouse) == {"relationships_stg_checkpoints_tracking_id": 1}
+
+
+def test_unparseable_checkpoint_date_only_warns(warehouse):
+    insert_rows(warehouse, "checkpoints", [checkpoint_row("D", "01/03/2024", "transit")])
+    assert failing_tests(warehouse) == {"not_null_stg_checkpoints_checkpoint_at": 1}
+
+
+def test_rebuild_seconds_builds_every_model_and_reports_time(tmp_path):
+    database_path = tmp_path / "bench.duckdb"
+    with duckdb.connect(str(database_path)) as connection:
+        seed_shipments(connection)
+    assert rebuild_seconds(database_path) > 0
+    with duckdb.connect(str(database_path)) as connection:
+        built = {
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
+    assert built == set(load_project(SQL_DIR).models)
+
+
+def test_incremental_model_with_new_columns_is_rebuilt_not_merged(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    model_path = tmp_path / "sql" / "marts" / "numbers.sql"
+    model_path.parent.mkdir(parents=True)
+    model_path.write_text("{{ config(materialized='incremental', unique_key='n') }} select 1 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    model_path.write_text(
+        "{{ config(materialized='incremental', unique_key='n') }} select 1 as n, 'x' as label"
+    )
+    build_all(connection, load_project(tmp_path / "sql"))
+    assert connection.execute("select * from main.numbers").fetchall() == [(1, "x")]
+    connection.close()
+
+
+def test_changing_a_view_to_a_table_replaces_the_view(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    model_path = tmp_path / "sql" / "marts" / "numbers.sql"
+    model_path.parent.mkdir(parents=True)
+    model_path.write_text("select 1 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    model_path.write_text("{{ config(materialized='table') }} select 2 as n")
+    build_all(connection, load_project(tmp_path / "sql"))
+    kind = connection.execute("select table_type from information_schema.tables where table_name = 'numbers'")
+    assert kind.fetchall() == [("BASE TABLE",)]
     connection.close()

@@ -22,7 +22,8 @@ select
         when meta_code = 429 or (meta_code is null and http_status = 429) then 'rate_limited'
         when meta_code in (401, 403, 4001, 4002) then 'auth'
         when meta_code in (402, 4019, 4021) then 'billing'
-        when meta_code = 409 or meta_code >= 500 or (meta_code is null and http_status >= 500) then 'transient'
+        when meta_code = 409 or meta_code between 500 and 599 then 'transient'
+        when meta_code is null and http_status between 500 and 599 then 'transient'
         when meta_code is null then 'no_envelope'
         else 'request_error'
     end as outcome,

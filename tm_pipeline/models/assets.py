@@ -14,6 +14,7 @@ import dagster as dg
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.ledger_checks import build_ledger_checks
+from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
 from tm_pipeline.models.runner import build_model
 from tm_pipeline.resources import WarehouseResource
@@ -61,6 +62,7 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
         deps=deps,
         description=model.description or None,
         kinds={"duckdb", "sql"},
+        pool=WAREHOUSE_POOL,
         metadata={
             "dagster/column_schema": _column_schema(model.columns),
             "materialized": model.materialized,

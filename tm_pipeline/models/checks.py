@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from tm_pipeline.models.data_tests import DataTest, compile_tests, run_test
+from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import Project
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
@@ -30,7 +31,7 @@ def _model_checks(model: str, tests: list[DataTest]) -> dg.AssetChecksDefinition
         for test in tests
     ]
 
-    @dg.multi_asset_check(specs=specs, name=f"data_tests_{model}", can_subset=True)
+    @dg.multi_asset_check(specs=specs, name=f"data_tests_{model}", can_subset=True, pool=WAREHOUSE_POOL)
     def _run_tests(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.AssetCheckResult]:

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
 
@@ -224,7 +225,7 @@ def build_ledger_checks(
         for check in checks.values()
     ]
 
-    @dg.multi_asset_check(specs=specs, name="api_ledger_checks", can_subset=True)
+    @dg.multi_asset_check(specs=specs, name="api_ledger_checks", can_subset=True, pool=WAREHOUSE_POOL)
     def _run_ledger_checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.AssetCheckResult]:
