@@ -9,14 +9,16 @@ from typing import Any
 import dagster as dg
 
 from tm_pipeline import settings
-from tm_pipeline.checks.api_status import api_status_codes
+from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.extract.assets import trackingmore_extract
 from tm_pipeline.load.assets import warehouse_raw_tables
-from tm_pipeline.models.assets import build_model_definitions
+from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
-MODEL_ASSETS, MODEL_CHECKS = build_model_definitions(SQL_DIR)
+MODEL_ASSETS, DATA_TEST_CHECKS = build_model_definitions(SQL_DIR)
+# The API's answers judged as data, on the staged ledger.
+API_LEDGER_CHECKS = build_ledger_checks(model_asset_key("stg_api_calls"))
 
 
 def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def pipeline_assets() -> list[dg.AssetsDefinition]:
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
-    return [api_status_codes, *MODEL_CHECKS]
+    return [*DATA_TEST_CHECKS, *API_LEDGER_CHECKS]
 
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:

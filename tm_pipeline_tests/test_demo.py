@@ -26,5 +26,5 @@ def test_demo_metric_table_equals_ground_truth_with_no_429(tmp_path: Path) -> No
             else:
                 assert got[column] == value, (got["carrier_code"], column)
     assert outcome.sandbox_stats["served_429"] == 0
-    status_check = next(c for c in outcome.checks if c["check"] == "api_status_codes")
-    assert status_check["passed"] and status_check["metadata"]["served_429"] == 0
+    rate_check = next(c for c in outcome.checks if c["check"] == "api_rate_limited")
+    assert rate_check["passed"] and rate_check["metadata"]["calls"] == 0

@@ -61,9 +61,9 @@ def test_checkpoints_match_the_items_served(pipeline_run, resources: dict, sandb
 
 def test_paced_run_is_never_answered_429(pipeline_run, resources: dict, sandbox: SandboxServer) -> None:
     assert _query(resources, "SELECT count(*) FROM raw.api_calls WHERE meta_code = 429") == [(0,)]
-    status_check = next(c for c in check_outcomes(pipeline_run) if c["check"] == "api_status_codes")
-    assert status_check["passed"]
-    assert status_check["metadata"]["served_429"] == 0
+    rate_check = next(c for c in check_outcomes(pipeline_run) if c["check"] == "api_rate_limited")
+    assert rate_check["passed"]
+    assert rate_check["metadata"]["calls"] == 0
 
 
 def test_ledger_records_every_call_without_the_key(pipeline_run, resources: dict, api_key: str) -> None:

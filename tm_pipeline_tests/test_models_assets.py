@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from tm_pipeline.definitions import MODEL_ASSETS, pipeline_checks
 from tm_pipeline.models.assets import build_model_definitions
 from tm_pipeline.models.testing import (
     api_call_row,
@@ -48,9 +49,8 @@ def seed_clean(database_path: Path) -> None:
 
 
 def materialize(database_path: Path) -> dg.ExecuteInProcessResult:
-    assets, checks = build_model_definitions(SQL_DIR)
     return dg.materialize(
-        [*assets, *checks],
+        [*MODEL_ASSETS, *pipeline_checks()],
         resources={"warehouse": WarehouseResource(database_path=str(database_path))},
         raise_on_error=False,
     )
@@ -70,7 +70,8 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckS
 
 @pytest.fixture(scope="module")
 def definitions() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    return build_model_definitions(SQL_DIR)
+    """The models and every check that judges them, as the pipeline's Definitions gather them."""
+    return MODEL_ASSETS, list(pipeline_checks())
 
 
 def test_every_model_is_an_asset_in_the_models_group(definitions):

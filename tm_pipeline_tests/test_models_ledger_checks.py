@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tm_pipeline.models.ledger_checks import ledger_checks, read_latest_run
+from tm_pipeline.checks.api_ledger import ledger_checks, read_latest_run
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_model
 from tm_pipeline.models.testing import api_call_row, create_raw_tables, insert_rows

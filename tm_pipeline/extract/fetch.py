@@ -100,6 +100,8 @@ class PageFetcher:
         ledger.add(
             CallRecord(
                 run_id=ledger.run_id,
+                extraction_id=ledger.extraction_id,
+                window_key=ledger.window_key,
                 call_seq=ledger.next_seq(),
                 requested_at=requested_at,
                 endpoint=endpoint,

@@ -16,6 +16,8 @@ from tm_pipeline.extract.page_table import UTC_US
 LEDGER_SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
+        pa.field("extraction_id", pa.string(), nullable=False),
+        pa.field("window_key", pa.string(), nullable=False),
         pa.field("call_seq", pa.int32(), nullable=False),
         pa.field("requested_at", UTC_US, nullable=False),
         pa.field("endpoint", pa.string(), nullable=False),
@@ -39,6 +41,8 @@ LEDGER_SCHEMA = pa.schema(
 @dataclass
 class CallRecord:
     run_id: str
+    extraction_id: str
+    window_key: str
     call_seq: int
     requested_at: datetime
     endpoint: str
@@ -58,10 +62,17 @@ class CallRecord:
 
 
 class Ledger:
-    """Collects attempts in call order; `drain()` hands over what is not yet landed."""
+    """Collects attempts in call order; `drain()` hands over what is not yet landed.
 
-    def __init__(self, run_id: str, calls_before: int = 0) -> None:
+    `run_id` is the Dagster run that made the calls (what the checks judge); `extraction_id` the
+    extraction they belong to, which a resumed extraction shares across runs; `call_seq` numbers
+    an extraction's calls across all its runs.
+    """
+
+    def __init__(self, run_id: str, extraction_id: str, window_key: str, calls_before: int = 0) -> None:
         self.run_id = run_id
+        self.extraction_id = extraction_id
+        self.window_key = window_key
         self._pending: list[CallRecord] = []
         self.calls = calls_before
         self.codes: dict[str, int] = {}

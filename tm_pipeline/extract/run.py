@@ -92,9 +92,12 @@ def extract_window(
     else:
         resumed_from = max(manifest.pages, default=0) + 1
         progress(f"resuming extraction {manifest.extraction_id} of window {window.key} at page {resumed_from}")
-    manifest.dagster_run_ids.append(dagster_run_id)
+    if dagster_run_id:
+        manifest.dagster_run_ids.append(dagster_run_id)
     lake.save_manifest(manifest)
-    ledger = Ledger(manifest.extraction_id, calls_before=manifest.calls)
+    ledger = Ledger(
+        dagster_run_id or manifest.extraction_id, manifest.extraction_id, window.key, calls_before=manifest.calls
+    )
     started = time.monotonic()
     try:
         _walk_pages(fetcher, ledger, lake, manifest, progress, started)

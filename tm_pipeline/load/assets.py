@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_TRACKINGS
 from tm_pipeline.load.raw_tables import load_raw_tables
 from tm_pipeline.resources import LakeResource, WarehouseResource
@@ -10,6 +11,7 @@ from tm_pipeline.resources import LakeResource, WarehouseResource
 RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
 RAW_CHECKPOINTS = dg.AssetKey(["raw", "checkpoints"])
 RAW_API_CALLS = dg.AssetKey(["raw", "api_calls"])
+RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
 
 
 @dg.multi_asset(
@@ -32,6 +34,11 @@ RAW_API_CALLS = dg.AssetKey(["raw", "api_calls"])
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
         ),
+        dg.AssetSpec(
+            RAW_STATUS_CODES,
+            description="The TrackingMore v2 meta.code seed table: type, meaning, category and the pipeline's action.",
+            kinds={"duckdb"},
+        ),
     ],
     group_name="load",
 )
@@ -44,3 +51,4 @@ def warehouse_raw_tables(lake: LakeResource, warehouse: WarehouseResource):
     )
     yield dg.MaterializeResult(asset_key=RAW_CHECKPOINTS, metadata={"dagster/row_count": summary.checkpoints})
     yield dg.MaterializeResult(asset_key=RAW_API_CALLS, metadata={"dagster/row_count": summary.api_calls})
+    yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": len(SEED_TABLE)})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.landing.lake import Lake
@@ -58,6 +59,21 @@ ORDER BY tracking_id, leg, position
 """
 
 
+def status_codes_table() -> pa.Table:
+    """The seed table of API codes as data, so SQL judges codes exactly as the extractor acts on them."""
+    entries = sorted(SEED_TABLE.values(), key=lambda entry: entry.code)
+    return pa.table(
+        {
+            "code": pa.array([e.code for e in entries], pa.int32()),
+            "type": [e.type for e in entries],
+            "meaning": [e.meaning for e in entries],
+            "category": [e.category.value for e in entries],
+            "action": [e.action.value for e in entries],
+            "what_to_do": [e.what_to_do for e in entries],
+        }
+    )
+
+
 @dataclass
 class LoadSummary:
     trackings: int
@@ -83,7 +99,9 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake) -> LoadSu
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
     trackings_source = _source(connection, lake.trackings_glob, TRACKINGS_SCHEMA, "empty_trackings")
     calls_source = _source(connection, lake.api_calls_glob, LEDGER_SCHEMA, "empty_api_calls")
+    connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
+    connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
     connection.execute(_TRACKINGS_SQL.format(source=trackings_source))
     connection.execute(_CHECKPOINTS_SQL)
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")

@@ -13,7 +13,6 @@ import dagster as dg
 
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
-from tm_pipeline.models.ledger_checks import build_ledger_checks
 from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
 from tm_pipeline.models.runner import build_model
@@ -86,7 +85,7 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
 def build_model_definitions(
     sql_dir: Path,
 ) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    """Assets for every model under sql_dir, plus their data-test checks and the ledger checks.
+    """Assets for every model under sql_dir, plus the checks running their data tests.
 
     The folder is validated here (unknown refs, cycles, undeclared sources), so a broken model
     fails when the code location loads rather than halfway through a run.
@@ -94,7 +93,4 @@ def build_model_definitions(
     project = load_project(Path(sql_dir))
     order = build_order(project.models, project.sources)
     assets = [_model_asset(project.models[name]) for name in order]
-    checks = build_data_test_checks(project)
-    if "stg_api_calls" in project.models:
-        checks += build_ledger_checks(model_asset_key("stg_api_calls"))
-    return assets, checks
+    return assets, build_data_test_checks(project)

@@ -8,31 +8,29 @@ from typing import Any
 
 import duckdb
 
-RAW_DDL = {
-    "trackings": """
-        tracking_id varchar, tracking_number varchar, carrier_code varchar, status varchar,
-        substatus varchar, original_country varchar, destination_country varchar,
-        created_at timestamptz, updated_at timestamptz, archived boolean, order_id varchar,
-        raw_json varchar, run_id varchar, page integer, fetched_at timestamptz""",
-    "checkpoints": """
-        tracking_id varchar, leg varchar, position integer, checkpoint_date varchar,
-        checkpoint_status varchar, substatus varchar, status_description varchar, details varchar,
-        item_node varchar""",
-    "api_calls": """
-        run_id varchar, call_seq integer, requested_at timestamptz, endpoint varchar, page integer,
-        params_json varchar, http_status integer, meta_code integer, meta_type varchar,
-        meta_message varchar, attempt integer, wait_before_s double, latency_ms double,
-        response_bytes bigint, rows integer, total_reported integer""",
-}
+from tm_pipeline.extract.ledger import LEDGER_SCHEMA
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
+from tm_pipeline.load.raw_tables import status_codes_table
+
+# Checkpoints are produced by SQL in the load step, so their shape is written out here; the other
+# raw tables take their shape from the same Arrow schemas the extractor lands.
+CHECKPOINTS_DDL = """
+    tracking_id varchar, leg varchar, position integer, checkpoint_date varchar,
+    checkpoint_status varchar, substatus varchar, status_description varchar, details varchar,
+    item_node varchar"""
 
 FETCHED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def create_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Empty raw.trackings, raw.checkpoints and raw.api_calls, typed as the load step writes them."""
+    """Empty raw tables typed exactly as the load step writes them (status codes filled in)."""
     connection.execute("create schema if not exists raw")
-    for table, columns in RAW_DDL.items():
-        connection.execute(f"create or replace table raw.{table} ({columns})")
+    for table, schema in (("trackings", TRACKINGS_SCHEMA), ("api_calls", LEDGER_SCHEMA)):
+        connection.register(f"empty_{table}", schema.empty_table())
+        connection.execute(f"create or replace table raw.{table} as select * from empty_{table}")
+    connection.execute(f"create or replace table raw.checkpoints ({CHECKPOINTS_DDL})")
+    connection.register("seed_status_codes", status_codes_table())
+    connection.execute("create or replace table raw.status_codes as select * from seed_status_codes")
 
 
 def insert_rows(connection: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -78,6 +76,8 @@ def checkpoint_row(
 def api_call_row(call_seq: int, meta_code: int | None = 200, **overrides: Any) -> dict[str, Any]:
     row = {
         "run_id": "run-1",
+        "extraction_id": "extraction-1",
+        "window_key": "full",
         "call_seq": call_seq,
         "requested_at": FETCHED_AT,
         "endpoint": "/trackings/get",

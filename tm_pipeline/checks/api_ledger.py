@@ -43,7 +43,7 @@ class LedgerRun:
     calls_by_code: dict[str, int]
     calls_by_outcome: dict[str, int]
     server_error_pages: list[dict[str, Any]]  # pages that saw a 5xx/no-envelope attempt
-    fetched_vs_reported: list[dict[str, Any]]  # per endpoint that reported a total
+    fetched_vs_reported: list[dict[str, Any]]  # per extraction touched by the run
 
     @property
     def calls(self) -> int:
@@ -68,15 +68,22 @@ def read_latest_run(connection: duckdb.DuckDBPyConnection) -> LedgerRun:
             having count(*) filter (where outcome in ('transient', 'no_envelope')) > 0
             order by endpoint, page"""
     )
+    # Completeness is judged per extraction touched by the latest run, over all its pages: a
+    # resumed extraction fetched its first pages in an earlier run.
     fetched_vs_reported = records(
-        f"""with pages as (
-                select endpoint, page,
+        f"""with touched as (select distinct extraction_id from ({LATEST_RUN_CALLS})),
+            pages as (
+                select extraction_id, endpoint, page,
                        max(rows_returned) filter (where outcome = 'ok') as rows_fetched,
-                       max(total_reported) as total_reported
-                from ({LATEST_RUN_CALLS}) group by endpoint, page)
-            select endpoint, coalesce(sum(rows_fetched), 0) as rows_fetched,
-                   max(total_reported) as total_reported
-            from pages group by endpoint order by endpoint"""
+                       arg_max(total_reported, requested_at) filter (where total_reported is not null)
+                           as total_reported,
+                       max(requested_at) as requested_at
+                from main.stg_api_calls where extraction_id in (select extraction_id from touched)
+                group by all)
+            select extraction_id, endpoint, coalesce(sum(rows_fetched), 0) as rows_fetched,
+                   arg_max(total_reported, requested_at) filter (where total_reported is not null)
+                       as total_reported
+            from pages group by all order by extraction_id"""
     )
     calls_by_code: dict[str, int] = {}
     calls_by_outcome: dict[str, int] = {}
@@ -133,15 +140,19 @@ def judge_completeness(run: LedgerRun) -> LedgerVerdict:
             run.calls == 0, "warn", 0.0, {"note": "no total_reported in the latest run's ledger"}
         )
     missing = sum(max(row["total_reported"] - row["rows_fetched"], 0) for row in reported)
-    by_endpoint = {
-        row["endpoint"]: {"fetched": int(row["rows_fetched"]), "reported": int(row["total_reported"])}
+    by_extraction = {
+        row["extraction_id"]: {
+            "endpoint": row["endpoint"],
+            "fetched": int(row["rows_fetched"]),
+            "reported": int(row["total_reported"]),
+        }
         for row in reported
     }
     return LedgerVerdict(
         missing == 0,
         "error",
         float(missing),
-        {"rows_missing": missing, "by_endpoint": dg.MetadataValue.json(by_endpoint)},
+        {"rows_missing": missing, "by_extraction": dg.MetadataValue.json(by_extraction)},
     )
 
 
