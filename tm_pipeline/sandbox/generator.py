@@ -21,6 +21,7 @@ from .couriers import (
     make_tracking_number,
 )
 from .events import EVENT_KINDS, TERMINAL_EVENT_KINDS
+from .randomness import pick
 from .shipment import Checkpoint, Shipment
 from .timefmt import format_wall_time
 
@@ -115,10 +116,10 @@ def _checkpoints(
                 utc_ts=local_ts - COUNTRY_UTC_OFFSET_H[country] * HOUR_S,
                 local_ts=local_ts,
                 leg=leg,
-                description=rng.choice(kind.chinese if chinese else kind.english),
-                details=rng.choice(COUNTRY_CITIES[country]) if rng.random() < 0.93 else "",
+                description=pick(rng, kind.chinese if chinese else kind.english),
+                details=pick(rng, COUNTRY_CITIES[country]) if rng.random() < 0.93 else "",
                 checkpoint_status=status,
-                substatus=rng.choice(kind.substatuses),
+                substatus=pick(rng, kind.substatuses),
                 item_node=kind.item_node,
             )
         )
@@ -127,7 +128,7 @@ def _checkpoints(
 
 def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
     """Order and customer fields a shop sends when it creates a tracking; types vary on purpose."""
-    name = rng.choice(_FIRST_NAMES)
+    name = pick(rng, _FIRST_NAMES)
     roll = rng.random()
     if roll < 0.55:
         email: object = ""
@@ -143,7 +144,7 @@ def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
     order_create_time = (
         format_wall_time(order_created + 8 * HOUR_S, seconds=False)
         if rng.random() < 0.6
-        else rng.choice(("", None))
+        else pick(rng, ("", None))
     )
     return {
         "order_create_time": order_create_time,
@@ -151,7 +152,7 @@ def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
         "customer_name": name.title() if rng.random() < 0.5 else None,
         "order_id": order_id,
         "comment": None if rng.random() < 0.9 else "leave at door",
-        "title": rng.choice(_TITLES),
+        "title": pick(rng, _TITLES),
         "logistics_channel": "" if rng.random() < 0.8 else "standard",
     }
 

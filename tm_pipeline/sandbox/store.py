@@ -6,6 +6,7 @@ page is a join of ready bytes. The list order is `created_at` descending, then `
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable
 
@@ -33,10 +34,17 @@ class TrackingStore:
         self.shipments: dict[str, Shipment] = {}
         self.rendered: dict[str, bytes] = {}
         history_s = int(config.history_days * 86400)
-        for shipment in generate_shipments(config.seed, config.trackings, self.now_ts, history_s):
-            shipment.observe(self.now_ts)
-            self._put(shipment)
-        self.order: list[str] = sorted(self.shipments, key=lambda tid: _order_key(self.shipments[tid]))
+        # Millions of long-lived objects: collecting during the build only burns time, and
+        # freezing them afterwards keeps later collections from pausing the server.
+        gc.disable()
+        try:
+            for shipment in generate_shipments(config.seed, config.trackings, self.now_ts, history_s):
+                shipment.observe(self.now_ts)
+                self._put(shipment)
+            self.order: list[str] = sorted(self.shipments, key=lambda tid: _order_key(self.shipments[tid]))
+        finally:
+            gc.freeze()
+            gc.enable()
 
     def _put(self, shipment: Shipment) -> None:
         self.shipments[shipment.tracking_id] = shipment
@@ -44,9 +52,9 @@ class TrackingStore:
 
     def rerender(self, shipment: Shipment) -> None:
         """Refresh the cached JSON bytes after `shipment` changed."""
-        self.rendered[shipment.tracking_id] = orjson.dumps(
-            render_tracking(shipment, self.config.account_utc_offset_h)
-        )
+        encoded = orjson.dumps(render_tracking(shipment, self.config.account_utc_offset_h))
+        # orjson's bytes keep their growth buffer; an exact copy is ~10x smaller for 1M items.
+        self.rendered[shipment.tracking_id] = memoryview(encoded).tobytes()
 
     def list_page(self, ids: list[str], page: int, limit: int) -> list[bytes]:
         """The pre-serialised items of one page of `ids` (already in list order)."""
