@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
+from tm_pipeline.sandbox.detect import detect_couriers
 
 V2_STATUSES = {"pending", "notfound", "transit", "pickup", "delivered", "undelivered", "exception", "expired"}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$")
@@ -87,3 +88,7 @@ def test_milestone_item_nodes_match_leg_fields(trackings: list[dict]) -> None:
         for cp in item["origin_info"]["trackinfo"] or []:
             if "ItemNode" in cp:
                 assert item["origin_info"][cp["ItemNode"]] is not None
+
+
+def test_every_generated_number_is_detected_as_its_courier(trackings: list[dict]) -> None:
+    assert all(item["carrier_code"] in detect_couriers(item["tracking_number"]) for item in trackings)

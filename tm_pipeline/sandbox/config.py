@@ -6,25 +6,45 @@ and the simulated clock starts at `start_at`, never at the wall clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+from .faults import FaultConfig
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
     """Knobs of the stand-in TrackingMore v2 server.
 
-    `list_rate_per_s=None` (or 0) disables list throttling, for unthrottled benchmarks.
+    Rates are accepted requests per second per API key; None (or 0) disables a limit.
+    `list_rate_per_s` throttles `GET /v2/trackings/get`, `realtime_rate_per_s` the realtime
+    endpoint, `other_rate_per_s` all remaining v2 endpoints together (§7: default 1/s).
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
+    `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
+    answers 4019 / 4021. `mutate_every_n_list_requests` advances the simulated clock by
+    `mutate_advance_minutes` after every n-th accepted list request, to change data mid-paging.
     """
 
     trackings: int = 3000
     seed: int = 42
     api_keys: tuple[str, ...] = ("sandbox-key",)
+    deleted_api_keys: tuple[str, ...] = ()
     list_rate_per_s: float | None = 1.0
     rate_tolerance_s: float = 0.02
+    realtime_rate_per_s: float | None = 3.0
+    other_rate_per_s: float | None = 1.0
+    realtime_shipment_interval_s: int = 7200
+    realtime_enabled: bool = True
     start_at: datetime = datetime(2024, 6, 1, tzinfo=timezone.utc)
     history_days: float = 120.0
     account_utc_offset_h: int = 8
+    new_trackings_per_day: float | None = None
+    mutate_every_n_list_requests: int = 0
+    mutate_advance_minutes: float = 10.0
     mirror_http_status: bool = False
+    balance: int | None = None
+    quota: int | None = None
+    max_batch_items: int = 40
+    max_bulk_items: int = 200
+    faults: FaultConfig = field(default_factory=FaultConfig)

@@ -10,6 +10,8 @@ import random
 import string
 from dataclasses import dataclass
 
+from .randomness import pick
+
 # Hours east of UTC for the clock a courier writes checkpoint dates in. Fixed offsets (no DST)
 # keep the simulation deterministic; the pipeline must not assume any zone anyway.
 COUNTRY_UTC_OFFSET_H: dict[str, int] = {
@@ -208,6 +210,7 @@ DESTINATION_POSTAL_CARRIER: dict[str, str] = {
 
 COURIER_WEIGHTS: tuple[int, ...] = (18, 14, 12, 10, 20, 6, 8, 12)
 
+_ALNUM = string.ascii_uppercase + string.digits
 _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 
 
@@ -229,21 +232,21 @@ def _s10(rng: random.Random, prefix: str, country_iso: str) -> str:
 def make_tracking_number(courier_code: str, rng: random.Random) -> str:
     """A tracking number in the format the courier really uses (and `detect` recognises)."""
     if courier_code == "ups":
-        account = "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(6))
-        return f"1Z{account}{rng.choice(('01', '02', '03', '42'))}{_digits(rng, 8)}"
+        account = "".join(pick(rng, _ALNUM) for _ in range(6))
+        return f"1Z{account}{pick(rng, ('01', '02', '03', '42'))}{_digits(rng, 8)}"
     if courier_code == "usps":
-        return rng.choice(("9400", "9205", "9361", "9300")) + _digits(rng, 18)
+        return pick(rng, ("9400", "9205", "9361", "9300")) + _digits(rng, 18)
     if courier_code == "fedex":
-        return _digits(rng, rng.choice((12, 12, 12, 15)))
+        return _digits(rng, pick(rng, (12, 12, 12, 15)))
     if courier_code == "dhl":
         return _digits(rng, 10)
     if courier_code == "china-post":
-        prefix = rng.choice(("LK", "RR", "UA", "LP", "RB"))
+        prefix = pick(rng, ("LK", "RR", "UA", "LP", "RB"))
         return _s10(rng, prefix, "CN")
     if courier_code == "china-ems":
-        return _s10(rng, "E" + rng.choice(string.ascii_uppercase), "CN")
+        return _s10(rng, "E" + pick(rng, string.ascii_uppercase), "CN")
     if courier_code == "royal-mail":
-        return _s10(rng, rng.choice(("RR", "LX", "AB", "FA")), "GB")
+        return _s10(rng, pick(rng, ("RR", "LX", "AB", "FA")), "GB")
     if courier_code == "4px":
         return "4PX" + _digits(rng, 13) + "CN"
     raise KeyError(courier_code)

@@ -9,18 +9,20 @@ absent `destination_info`, e-mails as lists) are what the pipeline meets in prod
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from .couriers import (
     COUNTRY_CITIES,
     COUNTRY_UTC_OFFSET_H,
     COURIER_WEIGHTS,
     COURIERS,
+    COURIERS_BY_CODE,
     DESTINATION_POSTAL_CARRIER,
     Courier,
     make_tracking_number,
 )
 from .events import EVENT_KINDS, TERMINAL_EVENT_KINDS
+from .randomness import pick
 from .shipment import Checkpoint, Shipment
 from .timefmt import format_wall_time
 
@@ -115,10 +117,10 @@ def _checkpoints(
                 utc_ts=local_ts - COUNTRY_UTC_OFFSET_H[country] * HOUR_S,
                 local_ts=local_ts,
                 leg=leg,
-                description=rng.choice(kind.chinese if chinese else kind.english),
-                details=rng.choice(COUNTRY_CITIES[country]) if rng.random() < 0.93 else "",
+                description=pick(rng, kind.chinese if chinese else kind.english),
+                details=pick(rng, COUNTRY_CITIES[country]) if rng.random() < 0.93 else "",
                 checkpoint_status=status,
-                substatus=rng.choice(kind.substatuses),
+                substatus=pick(rng, kind.substatuses),
                 item_node=kind.item_node,
             )
         )
@@ -127,7 +129,7 @@ def _checkpoints(
 
 def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
     """Order and customer fields a shop sends when it creates a tracking; types vary on purpose."""
-    name = rng.choice(_FIRST_NAMES)
+    name = pick(rng, _FIRST_NAMES)
     roll = rng.random()
     if roll < 0.55:
         email: object = ""
@@ -143,7 +145,7 @@ def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
     order_create_time = (
         format_wall_time(order_created + 8 * HOUR_S, seconds=False)
         if rng.random() < 0.6
-        else rng.choice(("", None))
+        else pick(rng, ("", None))
     )
     return {
         "order_create_time": order_create_time,
@@ -151,16 +153,25 @@ def _extras(rng: random.Random, created_ts: int) -> dict[str, object]:
         "customer_name": name.title() if rng.random() < 0.5 else None,
         "order_id": order_id,
         "comment": None if rng.random() < 0.9 else "leave at door",
-        "title": rng.choice(_TITLES),
+        "title": pick(rng, _TITLES),
         "logistics_channel": "" if rng.random() < 0.8 else "standard",
     }
 
 
 def make_shipment(
-    rng: random.Random, created_ts: int, taken_numbers: set[tuple[str, str]], now_ts: int
+    rng: random.Random,
+    created_ts: int,
+    taken_numbers: Container[tuple[str, str]],
+    now_ts: int,
+    courier_code: str | None = None,
+    tracking_number: str | None = None,
 ) -> Shipment:
-    """One random shipment created at `created_ts`, with a tracking number not in `taken_numbers`."""
-    courier = rng.choices(COURIERS, COURIER_WEIGHTS)[0]
+    """One random shipment created at `created_ts`, with a (carrier, number) not in `taken_numbers`.
+
+    `courier_code` / `tracking_number` pin what a client asked to create; the journey is still
+    invented, as the real service would learn it from the courier.
+    """
+    courier = COURIERS_BY_CODE[courier_code] if courier_code else rng.choices(COURIERS, COURIER_WEIGHTS)[0]
     destinations, weights = zip(*courier.destinations, strict=True)
     destination = rng.choices(destinations, weights)[0]
     outcome = rng.choices(_OUTCOME_NAMES, _OUTCOME_WEIGHTS)[0]
@@ -181,11 +192,9 @@ def make_shipment(
         two_legs=info_form == "object" and cross_border and courier.postal,
         checkpoint_capitalized=rng.random() < 0.01,
     )
-    while True:
+    number = tracking_number
+    while number is None or (tracking_number is None and (courier.code, number) in taken_numbers):
         number = make_tracking_number(courier.code, rng)
-        if (courier.code, number) not in taken_numbers:
-            taken_numbers.add((courier.code, number))
-            break
     roll = rng.random()
     destination_country: str | None = destination
     if roll < 0.01:
@@ -221,4 +230,6 @@ def generate_shipments(seed: int, count: int, now_ts: int, history_s: int) -> It
     taken_numbers: set[tuple[str, str]] = set()
     for _ in range(count):
         created_ts = now_ts - 1 - int(rng.random() * history_s)
-        yield make_shipment(rng, created_ts, taken_numbers, now_ts)
+        shipment = make_shipment(rng, created_ts, taken_numbers, now_ts)
+        taken_numbers.add((shipment.carrier_code, shipment.tracking_number))
+        yield shipment

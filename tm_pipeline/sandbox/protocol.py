@@ -76,22 +76,26 @@ class Reply:
     data: object = None
     message: str | None = None
     body: bytes | None = None
+    http_status: int | None = None  # forces the HTTP status (gateway pages, admin errors)
+    content_type: str = "application/json"
 
     def to_bytes(self) -> bytes:
         if self.body is not None:
             return self.body
         return envelope(self.code, [] if self.data is None else self.data, self.message)
 
-    @property
-    def mirrored_http_status(self) -> int:
-        """The HTTP status this meta code maps to when mirroring is on (4xxx business codes → 400)."""
-        if self.code in (200, 201, 202):
-            return self.code
+    def status_line(self, mirror: bool) -> int:
+        """HTTP status: forced, else 200 (v2 habit), or mirrored from the meta code when asked:
+        4001/4002 → 401, 4031 → 404, other 4xxx → 400, 3-digit codes as themselves."""
+        if self.http_status is not None:
+            return self.http_status
+        if not mirror:
+            return 200
         if self.code in (4001, 4002):
             return 401
-        if self.code >= 1000:
-            return 400
-        return self.code
+        if self.code == 4031:
+            return 404
+        return 400 if self.code >= 1000 else self.code
 
 
 def meta_bytes(code: int, message: str | None = None) -> bytes:
@@ -111,6 +115,14 @@ def envelope(code: int, data: object, message: str | None = None) -> bytes:
 
 def error(code: int, message: str | None = None) -> Reply:
     return Reply(code=code, message=message)
+
+
+def gateway_error(code: int) -> Reply:
+    """What a proxy in front of the API sends when the backend is down: HTML, not a v2 envelope."""
+    reason = {502: "Bad Gateway", 504: "Gateway Time-out"}.get(code, "Error")
+    title = f"{code} {reason}"
+    page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>"
+    return Reply(code=code, body=page.encode(), http_status=code, content_type="text/html")
 
 
 def list_page_body(page: int, limit: int, total: int, items: list[bytes]) -> bytes:

@@ -2,29 +2,74 @@
 
 Standard-library `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive and exact
 Content-Length, so clients exercise the same connection handling they use in production.
+Each v2 request goes: fault draw → route (404/405) → API key (4001/4002) → per-key rate limit
+(429) → endpoint. Admin endpoints under `/_sandbox/` exist only here and need no key.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
+from .account import Account
 from .config import SandboxConfig
+from .endpoints import RequestError, TrackingApi, parse_json
+from .faults import GATEWAY_CODES, Fault, FaultConfig, FaultInjector
 from .listing import list_trackings
-from .protocol import Reply, error
+from .protocol import Reply, error, gateway_error
 from .ratelimit import IntervalLimiter, key_fingerprint
 from .stats import RequestStats
 from .store import TrackingStore
 from .truth import expected_metrics
 
-API_KEY_HEADER = "Trackingmore-Api-Key"
+API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
+SINGLE_PATH = "/v2/trackings/{carrier_code}/{tracking_number}"
 UNKNOWN_ENDPOINT = "(unknown)"
+
+# label -> (allowed methods, limiter name)
+_ROUTES: dict[str, tuple[frozenset[str], str]] = {
+    LIST_PATH: (frozenset({"GET"}), "list"),
+    "/v2/trackings/post": (frozenset({"POST"}), "other"),
+    "/v2/trackings/batch": (frozenset({"POST"}), "other"),
+    "/v2/trackings/updatemore": (frozenset({"POST"}), "other"),
+    "/v2/trackings/delete": (frozenset({"POST"}), "other"),
+    "/v2/trackings/realtime": (frozenset({"POST"}), "realtime"),
+    "/v2/trackings/getuserinfo": (frozenset({"GET"}), "other"),
+    "/v2/trackings/getstatusnumber": (frozenset({"GET"}), "other"),
+    "/v2/carriers": (frozenset({"GET"}), "other"),
+    "/v2/carriers/detect": (frozenset({"POST"}), "other"),
+    SINGLE_PATH: (frozenset({"GET", "PUT", "DELETE"}), "other"),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How to answer one request: the endpoint label for stats, the reply, and any transport fault."""
+
+    endpoint: str
+    reply: Reply | None
+    transport_fault: Fault | None = None
+
+
+def _route(path: str) -> tuple[str, list[str]]:
+    """Endpoint label and path parameters (carrier, number[, lang]) for a v2 path."""
+    trimmed = path.rstrip("/")
+    if trimmed in _ROUTES:
+        return trimmed, []
+    parts = trimmed.split("/")
+    if len(parts) in (5, 6) and parts[:3] == ["", "v2", "trackings"] and all(parts[3:]):
+        return SINGLE_PATH, [unquote(part) for part in parts[3:]]
+    return UNKNOWN_ENDPOINT, []
 
 
 class SandboxServer:
@@ -33,9 +78,18 @@ class SandboxServer:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.store = TrackingStore(self.config)
-        self._api_keys: set[str] = set(self.config.api_keys)
-        self._list_limiter = IntervalLimiter(self.config.list_rate_per_s, self.config.rate_tolerance_s)
+        self.account = Account(self.config)
+        self.api = TrackingApi(self.config, self.store, self.account)
+        tolerance = self.config.rate_tolerance_s
+        self._limiters = {
+            "list": IntervalLimiter(self.config.list_rate_per_s, tolerance),
+            "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance),
+            "other": IntervalLimiter(self.config.other_rate_per_s, tolerance),
+        }
+        self.faults = FaultInjector(self.config.faults)
         self._stats = RequestStats()
+        self._list_served = 0
+        self._list_lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -78,16 +132,29 @@ class SandboxServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v2"
 
-    # --- account and audit -----------------------------------------------------------------
+    # --- account, clock, faults and audit --------------------------------------------------
 
     def add_api_key(self, api_key: str) -> None:
         """Another valid key; rate limits are per key, so each test can have its own."""
-        self._api_keys.add(api_key)
+        self.account.add_key(api_key)
+
+    def delete_api_key(self, api_key: str) -> None:
+        """Requests with this key now answer 4002 (deleted) instead of 4001 (unknown)."""
+        self.account.delete_key(api_key)
+
+    def advance_clock(self, hours: float) -> dict[str, object]:
+        """Move simulated time: checkpoints appear, statuses change, new trackings arrive."""
+        return self.store.advance(hours * 3600)
+
+    def set_faults(self, faults: FaultConfig | Mapping[str, object]) -> None:
+        """Replace the fault settings (reseeds the fault sequence)."""
+        self.faults.configure(faults if isinstance(faults, FaultConfig) else FaultConfig.from_dict(faults))
 
     def stats(self) -> dict[str, object]:
-        """Request tallies plus the highest list-request arrival rate seen per key fingerprint."""
+        """Request tallies, faults, and the highest list-request arrival rate per key fingerprint."""
         snapshot = self._stats.snapshot()
-        snapshot["max_list_rate_per_key"] = self._list_limiter.max_rate_per_scope()
+        snapshot["max_list_rate_per_key"] = self._limiters["list"].max_rate_per_scope()
+        snapshot["clock"] = self.store.now_iso()
         return snapshot
 
     def truth_trackings(self) -> list[dict[str, object]]:
@@ -104,35 +171,138 @@ class SandboxServer:
     # --- request handling ------------------------------------------------------------------
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
-    ) -> tuple[str, Reply]:
-        """Route one request; returns the endpoint label for stats and the reply."""
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Outcome:
+        """Decide the answer to one request (the handler only does transport)."""
         if path.startswith("/_sandbox/"):
-            return path, self._admin(method, path)
-        if path.rstrip("/") != LIST_PATH:
-            return UNKNOWN_ENDPOINT, error(404)
-        if method != "GET":
-            return LIST_PATH, error(405)
-        api_key = headers.get(API_KEY_HEADER.lower(), "")
-        if api_key not in self._api_keys:
-            return LIST_PATH, error(4001)
-        if not self._list_limiter.admit(key_fingerprint(api_key)):
-            return LIST_PATH, error(429)
-        return LIST_PATH, list_trackings(self.store, query)
+            return Outcome(path, self._admin(method, path, body))
+        endpoint, params = _route(path)
+        fault = self.faults.draw()
+        if fault is not None and fault.kind != "error":
+            return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body), fault)
+        if fault is not None and fault.code is not None:
+            reply = gateway_error(fault.code) if fault.code in GATEWAY_CODES else error(fault.code)
+            return Outcome(endpoint, reply, fault)
+        return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body))
 
-    def _admin(self, method: str, path: str) -> Reply:
-        """Sandbox-only endpoints under /_sandbox/ (no API key; they do not exist upstream)."""
-        if path == "/_sandbox/stats" and method == "GET":
-            return Reply(code=200, body=orjson.dumps(self.stats()))
-        return error(404)
+    def _answer(
+        self,
+        method: str,
+        endpoint: str,
+        params: list[str],
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Reply:
+        if endpoint == UNKNOWN_ENDPOINT:
+            return error(404)
+        methods, limiter = _ROUTES[endpoint]
+        if method not in methods or (len(params) == 3 and method != "GET"):
+            return error(405)
+        api_key = headers.get(API_KEY_HEADER, "")
+        key_code = self.account.key_code(api_key)
+        if key_code != 200:
+            return error(key_code)
+        if endpoint == LIST_PATH and self.faults.take_burst_429():
+            self._stats.record_fault("burst_429")
+            return error(429)
+        if not self._limiters[limiter].admit(key_fingerprint(api_key)):
+            return error(429)
+        try:
+            reply = self._dispatch(method, endpoint, params, query, body)
+        except RequestError as refused:
+            return error(refused.code, refused.message)
+        if endpoint == LIST_PATH and reply.code == 200:
+            self._after_list_page()
+        return reply
 
-    def record(self, endpoint: str, reply: Reply) -> None:
-        if not endpoint.startswith("/_sandbox/"):
-            self._stats.record(endpoint, reply.code)
+    def _dispatch(
+        self, method: str, endpoint: str, params: list[str], query: dict[str, str], body: bytes
+    ) -> Reply:
+        api = self.api
+        handlers: dict[str, Callable[[], Reply]] = {
+            LIST_PATH: lambda: list_trackings(self.store, query),
+            "/v2/trackings/post": lambda: api.post(body),
+            "/v2/trackings/batch": lambda: api.batch(body),
+            "/v2/trackings/updatemore": lambda: api.update_more(body),
+            "/v2/trackings/delete": lambda: api.delete_many(body),
+            "/v2/trackings/realtime": lambda: api.realtime(body),
+            "/v2/trackings/getuserinfo": api.user_info,
+            "/v2/trackings/getstatusnumber": lambda: api.status_number(query),
+            "/v2/carriers": api.carriers,
+            "/v2/carriers/detect": lambda: api.detect(body),
+        }
+        if endpoint == SINGLE_PATH:
+            carrier_code, tracking_number = params[0], params[1]
+            if method == "PUT":
+                return api.put_one(carrier_code, tracking_number, body)
+            if method == "DELETE":
+                return api.delete_one(carrier_code, tracking_number)
+            return api.get_one(carrier_code, tracking_number)
+        return handlers[endpoint]()
+
+    def _after_list_page(self) -> None:
+        """Advance the clock every n-th served page, so data changes under a paging client."""
+        every = self.config.mutate_every_n_list_requests
+        if every <= 0:
+            return
+        with self._list_lock:
+            self._list_served += 1
+            due = self._list_served % every == 0
+        if due:
+            self.store.advance(self.config.mutate_advance_minutes * 60)
+
+    def _admin(self, method: str, path: str, body: bytes) -> Reply:
+        """Sandbox-only endpoints (no API key; they do not exist upstream)."""
+        route = (method, path.rstrip("/"))
+        try:
+            if route == ("GET", "/_sandbox/stats"):
+                return Reply(200, body=orjson.dumps(self.stats()))
+            if route == ("GET", "/_sandbox/clock"):
+                return Reply(200, body=orjson.dumps({"now": self.store.now_iso()}))
+            if route == ("POST", "/_sandbox/clock"):
+                fields = parse_json(body)
+                hours = float(fields["advance_hours"]) if isinstance(fields, dict) else float("nan")
+                if not hours >= 0:
+                    raise ValueError("advance_hours must be a number >= 0")
+                return Reply(200, body=orjson.dumps(self.advance_clock(hours)))
+            if route == ("GET", "/_sandbox/faults"):
+                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
+            if route == ("POST", "/_sandbox/faults"):
+                fields = parse_json(body)
+                if not isinstance(fields, dict):
+                    raise ValueError("body must be a JSON object")
+                self.set_faults(fields)
+                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
+            if route == ("GET", "/_sandbox/truth"):
+                return Reply(200, body=orjson.dumps(self.expected_metrics()))
+            if route == ("GET", "/_sandbox/trackings"):
+                with self.store.lock:
+                    lines = b"\n".join(self.store.rendered[tid] for tid in self.store.order)
+                return Reply(200, body=lines + b"\n" if lines else b"", content_type="application/x-ndjson")
+        except (RequestError, ValueError, KeyError, TypeError) as refused:
+            return Reply(400, body=orjson.dumps({"error": str(refused) or "bad request"}), http_status=400)
+        return Reply(404, body=orjson.dumps({"error": "unknown admin endpoint"}), http_status=404)
+
+    def record(self, outcome: Outcome) -> None:
+        if outcome.endpoint.startswith("/_sandbox/"):
+            return
+        fault = outcome.transport_fault
+        if fault is not None:
+            self._stats.record_fault(fault.kind if fault.code is None else f"error_{fault.code}")
+        code = (
+            None
+            if fault is not None and fault.kind == "reset"
+            else outcome.reply.code
+            if outcome.reply
+            else None
+        )
+        self._stats.record(outcome.endpoint, code)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Thin transport: read the request, ask SandboxServer, write bytes with exact Content-Length."""
+    """Transport: read the request, ask SandboxServer, write bytes with exact Content-Length,
+    or misbehave on purpose (reset, truncated body, held-open connection)."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -143,18 +313,37 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         sandbox: SandboxServer = self.server.sandbox  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        endpoint, reply = sandbox.handle(self.command, url.path, query, headers)
-        sandbox.record(endpoint, reply)
+        outcome = sandbox.handle(self.command, url.path, query, headers, body)
+        sandbox.record(outcome)
+        if not url.path.startswith("/_sandbox/") and sandbox.faults.config.latency_s > 0:
+            time.sleep(sandbox.faults.config.latency_s)
+        fault = outcome.transport_fault
+        if fault is not None and fault.kind == "reset":
+            self._reset()
+            return
+        if fault is not None and fault.kind == "timeout":
+            time.sleep(sandbox.faults.config.timeout_hold_s)
+        reply = outcome.reply or error(500)
         payload = reply.to_bytes()
-        self.send_response(reply.mirrored_http_status if sandbox.config.mirror_http_status else 200)
-        self.send_header("Content-Type", "application/json")
+        self.send_response(reply.status_line(sandbox.config.mirror_http_status))
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
+        if fault is not None and fault.kind == "truncate":
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(payload)
+
+    def _reset(self) -> None:
+        """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve

@@ -7,6 +7,7 @@ checkpoints, moves `updated_at` and changes `status` the way a live account does
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -102,6 +103,15 @@ class Shipment:
         if self.visible and self.events[self.visible - 1].checkpoint_status.lower() in EXPIRABLE_STATUSES:
             candidates.append(self.refresh_at_or_after(self.events[self.visible - 1].utc_ts + EXPIRY_AFTER_S))
         return min(candidates) if candidates else None
+
+    def live_view(self, now_ts: int) -> Shipment:
+        """A copy showing everything the courier has scanned by `now_ts` (a realtime query),
+        leaving the stored state to the background refreshes."""
+        live = copy.copy(self)
+        visible = bisect_right(self.events, now_ts, key=lambda cp: cp.utc_ts)
+        if not self.expired and (visible != self.visible or not self.refreshed):
+            live.refreshed, live.visible, live.content_updated_ts = True, visible, now_ts
+        return live
 
     @property
     def visible_events(self) -> list[Checkpoint]:

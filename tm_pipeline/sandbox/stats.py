@@ -16,12 +16,14 @@ class RequestStats:
         self.by_endpoint_code: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.faults: dict[str, int] = defaultdict(int)
 
-    def record(self, endpoint: str, code: int) -> None:
+    def record(self, endpoint: str, code: int | None) -> None:
+        """One request; `code` is None when no answer was sent (connection reset)."""
         with self._lock:
             self.requests += 1
             if code == 429:
                 self.served_429 += 1
-            self.by_endpoint_code[endpoint][str(code)] += 1
+            if code is not None:
+                self.by_endpoint_code[endpoint][str(code)] += 1
 
     def record_fault(self, fault: str) -> None:
         with self._lock:

@@ -1,0 +1,105 @@
+"""Fault injection: the failures a production client must survive, reproducible from a seed.
+
+One uniform draw per v2 request picks at most one fault (connection reset, truncated body,
+held-open "timeout", or an error code); latency is added to every request. A 429 burst makes
+the next N list requests answer 429 regardless of pacing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+TRANSPORT_FAULTS = ("reset", "truncate", "timeout")
+# Codes answered by a proxy in front of the API: HTML body, real HTTP status, no v2 envelope.
+GATEWAY_CODES = frozenset({502, 504})
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Probabilities are per request; `error_rates` maps a code ("500", "503", "502"…) to a rate."""
+
+    error_rates: Mapping[str, float] = field(default_factory=dict)
+    latency_s: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_hold_s: float = 30.0
+    truncate_rate: float = 0.0
+    reset_rate: float = 0.0
+    burst_429: int = 0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> FaultConfig:
+        """Build from JSON (admin endpoint, CLI); unknown keys are an error, not silently ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
+        converted: dict[str, object] = {}
+        for name, value in values.items():
+            if name == "error_rates":
+                converted[name] = {str(code): float(rate) for code, rate in dict(value).items()}  # type: ignore[call-overload]
+            elif name in ("burst_429", "seed"):
+                converted[name] = int(value)  # type: ignore[call-overload]
+            else:
+                converted[name] = float(value)  # type: ignore[arg-type]
+        return cls(**converted)  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            f.name: dict(self.error_rates) if f.name == "error_rates" else getattr(self, f.name)
+            for f in fields(self)
+        }
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one request: a transport fault name, or an error `code`."""
+
+    kind: str
+    code: int | None = None
+
+
+class FaultInjector:
+    """Seeded, thread-safe source of faults; reconfiguring reseeds, so sequences replay."""
+
+    def __init__(self, config: FaultConfig) -> None:
+        self._lock = threading.Lock()
+        self.configure(config)
+
+    def configure(self, config: FaultConfig) -> None:
+        with self._lock:
+            self.config = config
+            self._rng = random.Random(config.seed)
+            self._burst_left = config.burst_429
+            buckets: list[tuple[float, Fault]] = [
+                (config.reset_rate, Fault("reset")),
+                (config.truncate_rate, Fault("truncate")),
+                (config.timeout_rate, Fault("timeout")),
+            ]
+            buckets += [
+                (rate, Fault("error", int(code))) for code, rate in sorted(config.error_rates.items())
+            ]
+            self._buckets = [(rate, fault) for rate, fault in buckets if rate > 0]
+
+    def draw(self) -> Fault | None:
+        """The fault for the next request, if any (one draw per request keeps sequences stable)."""
+        with self._lock:
+            if not self._buckets:
+                return None
+            roll = self._rng.random()
+            for rate, fault in self._buckets:
+                if roll < rate:
+                    return fault
+                roll -= rate
+            return None
+
+    def take_burst_429(self) -> bool:
+        """True while a configured 429 burst still has list requests to refuse."""
+        with self._lock:
+            if self._burst_left <= 0:
+                return False
+            self._burst_left -= 1
+            return True

@@ -1,0 +1,14 @@
+"""Seeded-choice helper shared by the generators."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def pick(rng: random.Random, options: Sequence[T]) -> T:
+    """`rng.choice` without its rejection sampling: ~3x faster, which matters for 1M shipments."""
+    return options[int(rng.random() * len(options))]
