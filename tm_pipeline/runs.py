@@ -19,15 +19,24 @@ def instance_for(data_dir: Path) -> dg.DagsterInstance:
 
 
 def materialize_all(
-    resources: Mapping[str, Any], data_dir: Path, log_level: str = "INFO"
+    resources: Mapping[str, Any],
+    data_dir: Path,
+    log_level: str = "INFO",
+    run_config_ops: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset and run every check; failures are in the result, not raised."""
+    """Materialize every asset and run every check; failures are in the result, not raised.
+
+    `run_config_ops` maps an asset's op name to its config, e.g. {"trackingmore_extract": {"mode": "full"}}.
+    """
     return dg.materialize(
         [*pipeline_assets(), *pipeline_checks()],
         resources=dict(resources),
         instance=instance_for(data_dir),
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            "ops": {op: {"config": config} for op, config in (run_config_ops or {}).items()},
+        },
     )
 
 
