@@ -10,8 +10,16 @@ from pathlib import Path
 from tm_pipeline import settings
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the run failed or a blocking check failed: look at the output, then rerun
-EXIT_USAGE = 2
+EXIT_FAILED = 1  # a step or a data-quality check failed: read the messages, fix, rerun
+EXIT_USAGE = 2  # configuration is missing or wrong (e.g. TRACKINGMORE_API_KEY unset)
+EXIT_API_REFUSED = 3  # the API refused the key, the balance or the request: retrying will not help
+EXIT_RETRY_LATER = 4  # the API stayed unavailable or rate-limited past the retry budget: rerun later
+
+_EXIT_BY_ERROR = {
+    "StopRunError": EXIT_API_REFUSED,
+    "TransientApiError": EXIT_RETRY_LATER,
+    "RateLimitedError": EXIT_RETRY_LATER,
+}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -29,17 +37,26 @@ def _sync(args: argparse.Namespace) -> int:
     import os
 
     from tm_pipeline.definitions import default_resources
-    from tm_pipeline.runs import check_outcomes, materialize_all
+    from tm_pipeline.runs import check_outcomes, materialize_all, step_failures
 
     if not os.environ.get(settings.API_KEY_VAR):
         print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    result = materialize_all(default_resources(data_dir), data_dir)
-    failed = [c for c in check_outcomes(result) if not c["passed"]]
-    for check in failed:
+    result = materialize_all(
+        default_resources(data_dir), data_dir, run_config_ops={"trackingmore_extract": {"mode": args.mode}}
+    )
+    failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
+    for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
-    return EXIT_OK if result.success and not failed else EXIT_FAILED
+    failures = step_failures(result)
+    for step, _, message in failures:
+        print(f"error in {step}: {message}", file=sys.stderr)
+    if failures:
+        return max(_EXIT_BY_ERROR.get(cls_name, EXIT_FAILED) for _, cls_name, _ in failures)
+    blocking = [c for c in failed_checks if c["severity"] == "ERROR"]
+    print(f"sync finished; data in {data_dir}" + (f", {len(blocking)} ERROR checks failed" if blocking else ""))
+    return EXIT_FAILED if blocking else EXIT_OK
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -68,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sync", help=f"run the pipeline headless against {settings.BASE_URL_VAR} with {settings.API_KEY_VAR}"
     )
     sync.add_argument("--data-dir", default=str(settings.data_dir()), help="where Parquet and DuckDB land")
+    sync.add_argument(
+        "--mode", choices=["incremental", "full"], default="incremental",
+        help="incremental: only what changed since the last sync (the first sync is full)",
+    )
     sync.set_defaults(handler=_sync)
 
     from tm_pipeline.sandbox.cli import add_arguments

@@ -19,7 +19,7 @@ class ApiError(Exception):
         hint = f" What to do: {status.what_to_do}" if status.what_to_do else ""
         super().__init__(
             f"TrackingMore answered {status.code} ({status.type}: {status.meaning}) for API key "
-            f"{key_fingerprint}: {detail}.{hint}"
+            f"{key_fingerprint}: {detail.rstrip('.')}.{hint}"
         )
 
 
