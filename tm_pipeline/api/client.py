@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 import requests
+
+from tm_pipeline.api.envelope import ENVELOPE_DECODER
 
 API_KEY_HEADER = "Trackingmore-Api-Key"
 
@@ -24,13 +26,14 @@ def key_fingerprint(api_key: str) -> str:
 
 @dataclass
 class Attempt:
-    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope."""
+    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope;
+    `data` is left undecoded (the exact bytes sent) for the caller's typed decoder."""
 
     http_status: int | None
     meta_code: int | None
     meta_type: str | None
     meta_message: str | None
-    data: Any
+    data: msgspec.Raw | None
     latency_ms: float
     response_bytes: int
     failure: str | None = None  # transport-level problem: timeout, reset, truncated, not JSON
@@ -84,17 +87,20 @@ def _failed(kind: str, started: float) -> Attempt:
 def parse_envelope(http_status: int, body: bytes, latency_ms: float) -> Attempt:
     """Split a v2 body into meta and data. A body that is not a v2 envelope is a failure, not a crash."""
     try:
-        document = orjson.loads(body)
-        meta = document["meta"]
-        meta_code = int(meta["code"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        envelope = ENVELOPE_DECODER.decode(body)
+        meta_code = int(envelope.meta.code)
+    except (msgspec.DecodeError, TypeError, ValueError):
         return Attempt(http_status, None, None, None, None, latency_ms, len(body), failure="not_json")
     return Attempt(
         http_status,
         meta_code,
-        meta.get("type"),
-        meta.get("message"),
-        document.get("data"),
+        _as_text(envelope.meta.type),
+        _as_text(envelope.meta.message),
+        envelope.data,
         latency_ms,
         len(body),
     )
+
+
+def _as_text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)

@@ -6,16 +6,18 @@ simply moves the next allowed start and the pacer does the waiting — one clock
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
+import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from tm_pipeline.api.client import Attempt, TrackingMoreClient
+from tm_pipeline.api.envelope import ListPage, decode_list_page
 from tm_pipeline.api.errors import RateLimitedError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.status_codes import Action, classify
@@ -60,6 +62,17 @@ def _error(state: RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome else None
 
 
+LIST_ENDPOINT = "/trackings/get"
+
+
+@dataclass
+class FetchedPage:
+    """A list call that succeeded: the attempt, and its page (None for 4031, "nothing to return")."""
+
+    attempt: Attempt
+    page: ListPage | None
+
+
 class PageFetcher:
     """Fetches list pages, writing every attempt to the ledger it is given."""
 
@@ -69,14 +82,14 @@ class PageFetcher:
         self.policy = policy or RetryPolicy()
         self._rng = random.Random()
 
-    def fetch(self, endpoint: str, params: dict[str, Any], page: int | None, ledger: Ledger) -> Attempt:
+    def fetch(self, params: dict[str, Any], page: int, ledger: Ledger) -> FetchedPage:
         """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure."""
         attempt_number = 0
 
-        def one_attempt() -> Attempt:
+        def one_attempt() -> FetchedPage:
             nonlocal attempt_number
             attempt_number += 1
-            return self._attempt(endpoint, params, page, attempt_number, ledger)
+            return self._attempt(params, page, attempt_number, ledger)
 
         budget = _RetryBudget(self.policy, self._rng)
         retrying = Retrying(
@@ -89,14 +102,11 @@ class PageFetcher:
         )
         return retrying(one_attempt)
 
-    def _attempt(
-        self, endpoint: str, params: dict[str, Any], page: int | None, attempt_number: int, ledger: Ledger
-    ) -> Attempt:
+    def _attempt(self, params: dict[str, Any], page: int, attempt_number: int, ledger: Ledger) -> FetchedPage:
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
-        result = self.client.get(endpoint, params)
-        items = result.data.get("items") if isinstance(result.data, dict) else None
-        total = result.data.get("total") if isinstance(result.data, dict) else None
+        result = self.client.get(LIST_ENDPOINT, params)
+        list_page = _list_page(result)
         ledger.add(
             CallRecord(
                 run_id=ledger.run_id,
@@ -104,9 +114,9 @@ class PageFetcher:
                 window_key=ledger.window_key,
                 call_seq=ledger.next_seq(),
                 requested_at=requested_at,
-                endpoint=endpoint,
+                endpoint=LIST_ENDPOINT,
                 page=page,
-                params_json=orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode(),
+                params_json=json.dumps(params, sort_keys=True),
                 http_status=result.http_status,
                 meta_code=result.meta_code,
                 meta_type=result.meta_type,
@@ -116,17 +126,21 @@ class PageFetcher:
                 wait_before_s=waited_s,
                 latency_ms=result.latency_ms,
                 response_bytes=result.response_bytes,
-                rows=len(items) if isinstance(items, list) else None,
-                total_reported=_as_int(total),
+                rows=len(list_page.items) if list_page else None,
+                total_reported=list_page.total_reported if list_page else None,
             )
         )
-        return _judge(result, endpoint, page, self.client.key_fingerprint)
+        return FetchedPage(_judge(result, LIST_ENDPOINT, page, self.client.key_fingerprint), list_page)
 
 
-def _as_int(value: Any) -> int | None:
+def _list_page(result: Attempt) -> ListPage | None:
+    """Decode the page of a successful answer; a success whose data is not a page is a broken body."""
+    if result.failure is not None or result.code not in (200, 201) or result.data is None:
+        return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return decode_list_page(result.data)
+    except msgspec.ValidationError:
+        result.failure = "not_a_page"
         return None
 
 

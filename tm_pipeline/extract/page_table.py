@@ -1,8 +1,9 @@
 """Turn one page of v2 items into an Arrow table with an explicit schema (pure, no I/O).
 
-Typed columns carry what the models need; `raw_json` carries each item whole, so fields the
-schema does not know (or that arrive in unexpected shapes, like `customer_email` as a list) are
-never lost. Columns are built with one comprehension each: the hot path stays columnar.
+Typed columns carry what the models need; `raw_json` carries each item's original bytes, so
+fields the schema does not know (or that arrive in unexpected shapes, like `customer_email` as a
+list) are never lost. Only the typed fields are decoded; nested checkpoints are left to DuckDB at
+load. Columns are built with one comprehension each: the hot path stays columnar.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,14 +37,26 @@ TRACKINGS_SCHEMA = pa.schema(
     ]
 )
 
+class ItemFields(msgspec.Struct):
+    """The fields of a tracking that get typed columns; `Any` because the API is loose about types."""
+
+    id: Any = None
+    tracking_number: Any = None
+    carrier_code: Any = None
+    status: Any = None
+    substatus: Any = None
+    original_country: Any = None
+    destination_country: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+    archived: Any = None
+    order_id: Any = None
+
+
+_ITEM_DECODER = msgspec.json.Decoder(ItemFields)
+
 _STRING_FIELDS = (
-    ("tracking_number", "tracking_number"),
-    ("carrier_code", "carrier_code"),
-    ("status", "status"),
-    ("substatus", "substatus"),
-    ("original_country", "original_country"),
-    ("destination_country", "destination_country"),
-    ("order_id", "order_id"),
+    "tracking_number", "carrier_code", "status", "substatus", "original_country", "destination_country", "order_id"
 )
 
 
@@ -65,19 +78,26 @@ def _as_bool(value: Any) -> bool | None:
     return str(value).strip().lower() == "true"
 
 
-def items_to_table(items: list[dict[str, Any]], run_id: str, page: int, fetched_at: datetime) -> pa.Table:
-    """One page of items as a table in TRACKINGS_SCHEMA. Raises ValueError naming a bad item."""
-    missing_id = [i for i, item in enumerate(items) if not item.get("id")]
+def items_to_table(raw_items: list[msgspec.Raw], run_id: str, page: int, fetched_at: datetime) -> pa.Table:
+    """One page of items (each the exact JSON bytes sent) as a table in TRACKINGS_SCHEMA.
+
+    Raises ValueError naming the page and item when an item is not an object or has no `id`.
+    """
+    try:
+        items = [_ITEM_DECODER.decode(raw) for raw in raw_items]
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"page {page}: an item is not a tracking object ({exc})") from None
+    missing_id = [i for i, item in enumerate(items) if not item.id]
     if missing_id:
         raise ValueError(f"page {page}: item {missing_id[0]} has no 'id'; cannot land it without a key")
     n = len(items)
-    columns: dict[str, pa.Array] = {"tracking_id": pa.array([str(item["id"]) for item in items], pa.string())}
-    for column, key in _STRING_FIELDS:
-        columns[column] = pa.array([_as_text(item.get(key)) for item in items], pa.string())
-    columns["created_at"] = _iso_timestamps([item.get("created_at") for item in items])
-    columns["updated_at"] = _iso_timestamps([item.get("updated_at") for item in items])
-    columns["archived"] = pa.array([_as_bool(item.get("archived")) for item in items], pa.bool_())
-    columns["raw_json"] = pa.array([orjson.dumps(item).decode() for item in items], pa.string())
+    columns: dict[str, pa.Array] = {"tracking_id": pa.array([str(item.id) for item in items], pa.string())}
+    for column in _STRING_FIELDS:
+        columns[column] = pa.array([_as_text(getattr(item, column)) for item in items], pa.string())
+    columns["created_at"] = _iso_timestamps([item.created_at for item in items])
+    columns["updated_at"] = _iso_timestamps([item.updated_at for item in items])
+    columns["archived"] = pa.array([_as_bool(item.archived) for item in items], pa.bool_())
+    columns["raw_json"] = pa.array([bytes(raw) for raw in raw_items], pa.binary()).cast(pa.string())
     columns["run_id"] = pa.array([run_id] * n, pa.string())
     columns["page"] = pa.array([page] * n, pa.int32())
     columns["fetched_at"] = pa.array([fetched_at] * n, UTC_US)

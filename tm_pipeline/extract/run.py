@@ -27,7 +27,6 @@ from tm_pipeline.extract.page_table import items_to_table
 from tm_pipeline.extract.windows import CREATED, FULL, UPDATED, SyncState, Window
 from tm_pipeline.landing.lake import COMPLETE, FAILED, Lake, Manifest
 
-LIST_ENDPOINT = "/trackings/get"
 MAX_PAGE_LIMIT = 2000
 
 log = logging.getLogger(__name__)
@@ -130,11 +129,13 @@ def _walk_pages(
     first_page = page = max(manifest.pages, default=0) + 1
     pages_expected = None
     while pages_expected is None or page <= pages_expected:
-        attempt = fetcher.fetch(LIST_ENDPOINT, {**manifest.params, "page": page}, page, ledger)
-        items = attempt.data.get("items") if isinstance(attempt.data, dict) else None
-        if attempt.code == 4031 or not items:
+        fetched = fetcher.fetch({**manifest.params, "page": page}, page, ledger)
+        if fetched.page is None or not fetched.page.items:
             break  # 4031 means "nothing to return": an empty result, not an error
-        total = int(attempt.data["total"])
+        items = fetched.page.items
+        total = fetched.page.total_reported
+        if total is None:
+            raise ValueError(f"page {page}: 'total' is missing or not a number ({fetched.page.total!r})")
         if manifest.total_reported is not None and total != manifest.total_reported:
             manifest.drift.append(f"page {page}: total changed from {manifest.total_reported} to {total}")
         manifest.total_reported = total

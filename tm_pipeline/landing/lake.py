@@ -11,13 +11,13 @@ lists, so a killed run never refetches what it committed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -86,15 +86,13 @@ class Lake:
     def save_manifest(self, manifest: Manifest) -> None:
         document = asdict(manifest)
         document["pages"] = {str(page): rows for page, rows in sorted(manifest.pages.items())}
-        _write_atomically(
-            self._manifest_path(manifest.extraction_id), orjson.dumps(document, option=orjson.OPT_INDENT_2)
-        )
+        _write_atomically(self._manifest_path(manifest.extraction_id), json.dumps(document, indent=2).encode())
 
     def manifests(self) -> list[Manifest]:
         """Every manifest, oldest extraction first (ids start with their UTC start time)."""
         found = []
         for path in sorted((self.root / "manifests").glob("*.json")):
-            document = orjson.loads(path.read_bytes())
+            document = json.loads(path.read_bytes())
             document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
             found.append(Manifest(**document))
         return found
