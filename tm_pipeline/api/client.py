@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import requests
+import urllib3
 
 from tm_pipeline.api.envelope import ENVELOPE_DECODER
 
@@ -26,14 +27,14 @@ def key_fingerprint(api_key: str) -> str:
 
 @dataclass
 class Attempt:
-    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope;
-    `data` is left undecoded (the exact bytes sent) for the caller's typed decoder."""
+    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope; `data` is
+    what the decoder made of it (raw bytes with the generic decoder)."""
 
     http_status: int | None
     meta_code: int | None
     meta_type: str | None
     meta_message: str | None
-    data: msgspec.Raw | None
+    data: Any
     latency_ms: float
     response_bytes: int
     failure: str | None = None  # transport-level problem: timeout, reset, truncated, not JSON
@@ -62,32 +63,42 @@ class TrackingMoreClient:
     def close(self) -> None:
         self._session.close()
 
-    def get(self, path: str, params: dict[str, Any]) -> Attempt:
-        """One GET attempt. Transport failures come back as an Attempt with `failure` set."""
+    def get(
+        self, path: str, params: dict[str, Any], decoder: msgspec.json.Decoder = ENVELOPE_DECODER
+    ) -> Attempt:
+        """One GET attempt. Transport failures come back as an Attempt with `failure` set.
+
+        `decoder` turns the body into `{meta, data}`; an endpoint-specific one decodes the body in a
+        single pass (the generic one leaves `data` as raw bytes)."""
         url = f"{self.base_url}{path}"
         started = time.perf_counter()
         try:
-            response = self._session.get(url, params=params, timeout=self.timeout_s)
-            body = response.content
-        except requests.Timeout:
+            # Streaming, then one read of the whole body: a multi-megabyte page in one call instead
+            # of requests' 10 KB chunk loop (about a quarter of the CPU per page).
+            with self._session.get(url, params=params, timeout=self.timeout_s, stream=True) as response:
+                body = response.raw.read(decode_content=True)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
             return _failed("timeout", started)
-        except requests.ConnectionError as exc:
-            kind = "truncated" if "IncompleteRead" in repr(exc) else "connection"
-            return _failed(kind, started)
-        except requests.exceptions.ChunkedEncodingError:
+        except (urllib3.exceptions.IncompleteRead, requests.exceptions.ChunkedEncodingError):
             return _failed("truncated", started)
+        except urllib3.exceptions.ProtocolError as exc:
+            return _failed("truncated" if "IncompleteRead" in repr(exc) else "connection", started)
+        except requests.ConnectionError as exc:
+            return _failed("truncated" if "IncompleteRead" in repr(exc) else "connection", started)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return parse_envelope(response.status_code, body, latency_ms)
+        return parse_envelope(response.status_code, body, latency_ms, decoder)
 
 
 def _failed(kind: str, started: float) -> Attempt:
     return Attempt(None, None, None, None, None, (time.perf_counter() - started) * 1000.0, 0, failure=kind)
 
 
-def parse_envelope(http_status: int, body: bytes, latency_ms: float) -> Attempt:
+def parse_envelope(
+    http_status: int, body: bytes, latency_ms: float, decoder: msgspec.json.Decoder = ENVELOPE_DECODER
+) -> Attempt:
     """Split a v2 body into meta and data. A body that is not a v2 envelope is a failure, not a crash."""
     try:
-        envelope = ENVELOPE_DECODER.decode(body)
+        envelope = decoder.decode(body)
         meta_code = int(envelope.meta.code)
     except (msgspec.DecodeError, TypeError, ValueError):
         return Attempt(http_status, None, None, None, None, latency_ms, len(body), failure="not_json")

@@ -14,18 +14,18 @@ from typing import Any
 import msgspec
 
 
-class Meta(msgspec.Struct):
+class Meta(msgspec.Struct, gc=False):
     code: Any = None
     type: Any = None
     message: Any = None
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     meta: Meta
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class ListPage(msgspec.Struct):
+class ListPage(msgspec.Struct, gc=False):
     """`data` of GET /v2/trackings/get."""
 
     page: Any = None
@@ -42,12 +42,12 @@ class ListPage(msgspec.Struct):
             return None
 
 
+class ListEnvelope(msgspec.Struct, gc=False):
+    """A list answer decoded in one pass: error bodies carry `"data": []`, success bodies a page."""
+
+    meta: Meta
+    data: ListPage | list | None = None
+
+
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
-# Error bodies carry `"data": []`; success bodies an object. Both are valid answers.
-LIST_PAGE_DECODER = msgspec.json.Decoder(ListPage | list | None)
-
-
-def decode_list_page(data: msgspec.Raw) -> ListPage | None:
-    """The list page in `data`, or None when `data` is not a page (an error body's `[]`)."""
-    decoded = LIST_PAGE_DECODER.decode(data)
-    return decoded if isinstance(decoded, ListPage) else None
+LIST_ENVELOPE_DECODER = msgspec.json.Decoder(ListEnvelope)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from tm_pipeline.api.client import Attempt, TrackingMoreClient
-from tm_pipeline.api.envelope import ListPage, decode_list_page
+from tm_pipeline.api.envelope import LIST_ENVELOPE_DECODER, ListPage
 from tm_pipeline.api.errors import RateLimitedError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.status_codes import Action, classify
@@ -105,8 +104,8 @@ class PageFetcher:
     def _attempt(self, params: dict[str, Any], page: int, attempt_number: int, ledger: Ledger) -> FetchedPage:
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
-        result = self.client.get(LIST_ENDPOINT, params)
-        list_page = _list_page(result)
+        result = self.client.get(LIST_ENDPOINT, params, LIST_ENVELOPE_DECODER)
+        list_page = result.data if isinstance(result.data, ListPage) and result.code in (200, 201) else None
         ledger.add(
             CallRecord(
                 run_id=ledger.run_id,
@@ -131,17 +130,6 @@ class PageFetcher:
             )
         )
         return FetchedPage(_judge(result, LIST_ENDPOINT, page, self.client.key_fingerprint), list_page)
-
-
-def _list_page(result: Attempt) -> ListPage | None:
-    """Decode the page of a successful answer; a success whose data is not a page is a broken body."""
-    if result.failure is not None or result.code not in (200, 201) or result.data is None:
-        return None
-    try:
-        return decode_list_page(result.data)
-    except msgspec.ValidationError:
-        result.failure = "not_a_page"
-        return None
 
 
 def _judge(result: Attempt, endpoint: str, page: int | None, key_fingerprint: str) -> Attempt:

@@ -37,7 +37,7 @@ TRACKINGS_SCHEMA = pa.schema(
     ]
 )
 
-class ItemFields(msgspec.Struct):
+class ItemFields(msgspec.Struct, gc=False):
     """The fields of a tracking that get typed columns; `Any` because the API is loose about types."""
 
     id: Any = None
@@ -60,10 +60,12 @@ _STRING_FIELDS = (
 )
 
 
-def _as_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+def _text_column(values: list[Any]) -> pa.Array:
+    """Strings as sent; the rare number or bool where a string belongs is stringified, not refused."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], pa.string())
 
 
 def _iso_timestamps(values: list[Any]) -> pa.Array:
@@ -91,9 +93,9 @@ def items_to_table(raw_items: list[msgspec.Raw], run_id: str, page: int, fetched
     if missing_id:
         raise ValueError(f"page {page}: item {missing_id[0]} has no 'id'; cannot land it without a key")
     n = len(items)
-    columns: dict[str, pa.Array] = {"tracking_id": pa.array([str(item.id) for item in items], pa.string())}
+    columns: dict[str, pa.Array] = {"tracking_id": _text_column([item.id for item in items])}
     for column in _STRING_FIELDS:
-        columns[column] = pa.array([_as_text(getattr(item, column)) for item in items], pa.string())
+        columns[column] = _text_column([getattr(item, column) for item in items])
     columns["created_at"] = _iso_timestamps([item.created_at for item in items])
     columns["updated_at"] = _iso_timestamps([item.updated_at for item in items])
     columns["archived"] = pa.array([_as_bool(item.archived) for item in items], pa.bool_())

@@ -55,10 +55,19 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     os.replace(temporary, path)
 
 
+# zstd: a third of snappy's size at the same CPU on JSON-heavy pages. Dictionaries only where values
+# repeat; trying one on raw_json costs time and gives nothing.
+_DICTIONARY_COLUMNS = [
+    "carrier_code", "status", "substatus", "original_country", "destination_country", "run_id",
+    "extraction_id", "window_key", "endpoint", "meta_type", "meta_message", "failure",
+]
+
+
 def _write_parquet_atomically(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary)
+    dictionary = [name for name in _DICTIONARY_COLUMNS if name in table.column_names]
+    pq.write_table(table, temporary, compression="zstd", use_dictionary=dictionary)
     os.replace(temporary, path)
 
 
