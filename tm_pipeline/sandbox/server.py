@@ -24,6 +24,7 @@ from .account import Account
 from .config import SandboxConfig
 from .endpoints import RequestError, TrackingApi, parse_json
 from .faults import GATEWAY_CODES, Fault, FaultConfig, FaultInjector
+from .gcpause import paused_gc
 from .listing import list_trackings
 from .protocol import Reply, error, gateway_error
 from .ratelimit import IntervalLimiter, key_fingerprint
@@ -164,9 +165,10 @@ class SandboxServer:
 
     def expected_metrics(self) -> dict[str, list[dict[str, object]]]:
         """Ground-truth marts computed from internal state (see truth.py for the definitions)."""
-        with self.store.lock:
+        with paused_gc(), self.store.lock:
             facts = list(self.store.facts())
-        return expected_metrics(facts)
+        with paused_gc():
+            return expected_metrics(facts)
 
     # --- request handling ------------------------------------------------------------------
 
