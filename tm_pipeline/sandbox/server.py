@@ -58,7 +58,7 @@ class Outcome:
     """How to answer one request: the endpoint label for stats, the reply, and any transport fault."""
 
     endpoint: str
-    reply: Reply | None
+    reply: Reply
     transport_fault: Fault | None = None
 
 
@@ -329,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "timeout":
             time.sleep(sandbox.faults.config.timeout_hold_s)
-        reply = outcome.reply or error(500)
+        reply = outcome.reply
         payload = reply.to_bytes()
         self.send_response(reply.status_line(sandbox.config.mirror_http_status))
         self.send_header("Content-Type", reply.content_type)
