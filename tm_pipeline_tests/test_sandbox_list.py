@@ -143,3 +143,15 @@ def test_keep_alive_connection_serves_many_pages(sandbox: SandboxServer) -> None
             )
             assert int(response.headers["Content-Length"]) == len(response.content)
             assert response.headers.get("Connection", "keep-alive").lower() != "close"
+
+
+def test_stop_closes_pooled_keep_alive_connections() -> None:
+    with requests.Session() as session:
+        server = SandboxServer(SandboxConfig(trackings=10, list_rate_per_s=None)).start()
+        url = f"{server.base_url}/trackings/get"
+        assert (
+            session.get(url, headers={"Trackingmore-Api-Key": KEY}, timeout=5).json()["meta"]["code"] == 200
+        )
+        server.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, headers={"Trackingmore-Api-Key": KEY}, timeout=5)

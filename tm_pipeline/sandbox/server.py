@@ -36,6 +36,8 @@ API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
 SINGLE_PATH = "/v2/trackings/{carrier_code}/{tracking_number}"
 UNKNOWN_ENDPOINT = "(unknown)"
+# Idle keep-alive connections are closed after this, like nginx's default keepalive_timeout.
+KEEPALIVE_IDLE_S = 75
 
 # label -> (allowed methods, limiter name)
 _ROUTES: dict[str, tuple[frozenset[str], str]] = {
@@ -91,7 +93,7 @@ class SandboxServer:
         self._stats = RequestStats()
         self._list_served = 0
         self._list_lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -100,9 +102,8 @@ class SandboxServer:
         """Serve in background threads; port 0 picks a free port (read it from `base_url`)."""
         if self._httpd is not None:
             raise RuntimeError("sandbox already started")
-        httpd = ThreadingHTTPServer((host, port), _Handler)
-        httpd.daemon_threads = True
-        httpd.sandbox = self  # type: ignore[attr-defined]
+        httpd = _HTTPServer((host, port), _Handler)
+        httpd.sandbox = self
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="tm-sandbox", daemon=True)
         self._thread.start()
@@ -113,6 +114,7 @@ class SandboxServer:
             return
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_open_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -302,18 +304,52 @@ class SandboxServer:
         self._stats.record(outcome.endpoint, code)
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """Tracks open keep-alive connections so stop() really stops: without this, a client's
+    pooled connection would keep being served by a server the test believes is down."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.sandbox: SandboxServer
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_open_connections(self) -> None:
+        with self.connections_lock:
+            connections, self.open_connections = self.open_connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its client
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Transport: read the request, ask SandboxServer, write bytes with exact Content-Length,
     or misbehave on purpose (reset, truncated body, held-open connection)."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    timeout = KEEPALIVE_IDLE_S
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.open_connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         """Silent: a benchmark serves thousands of pages and stats() already counts them."""
 
     def _serve(self) -> None:
-        sandbox: SandboxServer = self.server.sandbox  # type: ignore[attr-defined]
+        sandbox = self.server.sandbox
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
