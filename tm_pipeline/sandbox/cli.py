@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  header  Trackingmore-Api-Key: {api_key}")
     admin = server.base_url.removesuffix("/v2") + "/_sandbox"
     print(f"  admin   {admin}/stats  {admin}/clock  {admin}/faults  {admin}/truth  {admin}/trackings")
-    print("  Ctrl-C to stop")
+    print("  Ctrl-C to stop", flush=True)  # scripts that start us in the background read this
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
