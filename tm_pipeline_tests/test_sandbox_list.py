@@ -155,3 +155,14 @@ def test_stop_closes_pooled_keep_alive_connections() -> None:
         server.stop()
         with pytest.raises(requests.ConnectionError):
             session.get(url, headers={"Trackingmore-Api-Key": KEY}, timeout=5)
+
+
+def test_optional_penalty_keeps_refusing_a_key_after_its_429() -> None:
+    config = SandboxConfig(trackings=20, seed=1, list_rate_per_s=4.0, rate_penalty_s=0.6)
+    with SandboxServer(config).running() as server:
+        assert get_page(server)["meta"]["code"] == 200
+        assert get_page(server)["meta"]["code"] == 429  # penalty starts now
+        time.sleep(0.35)  # the spacing rule alone would serve this one
+        assert get_page(server)["meta"]["code"] == 429
+        time.sleep(0.35)
+        assert get_page(server)["meta"]["code"] == 200

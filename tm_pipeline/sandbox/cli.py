@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="accepted list requests per second per key (0 = unthrottled)",
     )
+    parser.add_argument(
+        "--rate-penalty",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep refusing a key this long after a 429",
+    )
     parser.add_argument("--other-rate", type=float, default=1.0, help="other v2 endpoints per second per key")
     parser.add_argument(
         "--mirror-http-status", action="store_true", help="send meta codes as HTTP statuses too"
@@ -82,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         api_keys=tuple(args.api_keys or ("sandbox-key",)),
         list_rate_per_s=args.list_rate or None,
         other_rate_per_s=args.other_rate or None,
+        rate_penalty_s=args.rate_penalty,
         mirror_http_status=args.mirror_http_status,
         balance=args.balance,
         quota=args.quota,

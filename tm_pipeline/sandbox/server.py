@@ -83,11 +83,11 @@ class SandboxServer:
         self.store = TrackingStore(self.config)
         self.account = Account(self.config)
         self.api = TrackingApi(self.config, self.store, self.account)
-        tolerance = self.config.rate_tolerance_s
+        tolerance, penalty = self.config.rate_tolerance_s, self.config.rate_penalty_s
         self._limiters = {
-            "list": IntervalLimiter(self.config.list_rate_per_s, tolerance),
-            "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance),
-            "other": IntervalLimiter(self.config.other_rate_per_s, tolerance),
+            "list": IntervalLimiter(self.config.list_rate_per_s, tolerance, penalty),
+            "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance, penalty),
+            "other": IntervalLimiter(self.config.other_rate_per_s, tolerance, penalty),
         }
         self.faults = FaultInjector(self.config.faults)
         self._stats = RequestStats()
