@@ -1,28 +1,23 @@
 """SandboxServer: the stand-in TrackingMore v2 API over real HTTP on a local port.
 
-Standard-library `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive and exact
-Content-Length, so clients exercise the same connection handling they use in production.
+The transport (transport.py) is the standard library's ThreadingHTTPServer on HTTP/1.1
+keep-alive, so clients exercise the connection handling they use in production.
 Each v2 request goes: fault draw → route (404/405) → API key (4001/4002) → per-key rate limit
 (429) → endpoint. Admin endpoints under `/_sandbox/` exist only here and need no key.
 """
 
 from __future__ import annotations
 
-import socket
-import struct
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
-
-import orjson
+from urllib.parse import unquote
 
 from .account import Account
+from .admin import admin_reply
 from .config import SandboxConfig
-from .endpoints import RequestError, TrackingApi, parse_json
+from .endpoints import RequestError, TrackingApi
 from .faults import GATEWAY_CODES, Fault, FaultConfig, FaultInjector
 from .gcpause import paused_gc
 from .listing import list_trackings
@@ -30,14 +25,13 @@ from .protocol import Reply, error, gateway_error
 from .ratelimit import IntervalLimiter, key_fingerprint
 from .stats import RequestStats
 from .store import TrackingStore
+from .transport import SandboxHTTPServer
 from .truth import expected_metrics
 
 API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
 SINGLE_PATH = "/v2/trackings/{carrier_code}/{tracking_number}"
 UNKNOWN_ENDPOINT = "(unknown)"
-# Idle keep-alive connections are closed after this, like nginx's default keepalive_timeout.
-KEEPALIVE_IDLE_S = 75
 
 # label -> (allowed methods, limiter name)
 _ROUTES: dict[str, tuple[frozenset[str], str]] = {
@@ -93,7 +87,7 @@ class SandboxServer:
         self._stats = RequestStats()
         self._list_served = 0
         self._list_lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -102,8 +96,7 @@ class SandboxServer:
         """Serve in background threads; port 0 picks a free port (read it from `base_url`)."""
         if self._httpd is not None:
             raise RuntimeError("sandbox already started")
-        httpd = _HTTPServer((host, port), _Handler)
-        httpd.sandbox = self
+        httpd = SandboxHTTPServer((host, port), self)
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="tm-sandbox", daemon=True)
         self._thread.start()
@@ -179,7 +172,7 @@ class SandboxServer:
     ) -> Outcome:
         """Decide the answer to one request (the handler only does transport)."""
         if path.startswith("/_sandbox/"):
-            return Outcome(path, self._admin(method, path, body))
+            return Outcome(path, admin_reply(self, method, path, body))
         endpoint, params = _route(path)
         fault = self.faults.draw()
         if fault is not None and fault.kind != "error":
@@ -256,132 +249,11 @@ class SandboxServer:
         if due:
             self.store.advance(self.config.mutate_advance_minutes * 60)
 
-    def _admin(self, method: str, path: str, body: bytes) -> Reply:
-        """Sandbox-only endpoints (no API key; they do not exist upstream)."""
-        route = (method, path.rstrip("/"))
-        try:
-            if route == ("GET", "/_sandbox/stats"):
-                return Reply(200, body=orjson.dumps(self.stats()))
-            if route == ("GET", "/_sandbox/clock"):
-                return Reply(200, body=orjson.dumps({"now": self.store.now_iso()}))
-            if route == ("POST", "/_sandbox/clock"):
-                fields = parse_json(body)
-                hours = float(fields["advance_hours"]) if isinstance(fields, dict) else float("nan")
-                if not hours >= 0:
-                    raise ValueError("advance_hours must be a number >= 0")
-                return Reply(200, body=orjson.dumps(self.advance_clock(hours)))
-            if route == ("GET", "/_sandbox/faults"):
-                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
-            if route == ("POST", "/_sandbox/faults"):
-                fields = parse_json(body)
-                if not isinstance(fields, dict):
-                    raise ValueError("body must be a JSON object")
-                self.set_faults(fields)
-                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
-            if route == ("GET", "/_sandbox/truth"):
-                return Reply(200, body=orjson.dumps(self.expected_metrics()))
-            if route == ("GET", "/_sandbox/trackings"):
-                with self.store.lock:
-                    lines = b"\n".join(self.store.rendered[tid] for tid in self.store.order)
-                return Reply(200, body=lines + b"\n" if lines else b"", content_type="application/x-ndjson")
-        except (RequestError, ValueError, KeyError, TypeError) as refused:
-            return Reply(400, body=orjson.dumps({"error": str(refused) or "bad request"}), http_status=400)
-        return Reply(404, body=orjson.dumps({"error": "unknown admin endpoint"}), http_status=404)
-
     def record(self, outcome: Outcome) -> None:
         if outcome.endpoint.startswith("/_sandbox/"):
             return
         fault = outcome.transport_fault
         if fault is not None:
             self._stats.record_fault(fault.kind if fault.code is None else f"error_{fault.code}")
-        code = (
-            None
-            if fault is not None and fault.kind == "reset"
-            else outcome.reply.code
-            if outcome.reply
-            else None
-        )
-        self._stats.record(outcome.endpoint, code)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """Tracks open keep-alive connections so stop() really stops: without this, a client's
-    pooled connection would keep being served by a server the test believes is down."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.sandbox: SandboxServer
-        self.open_connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def close_open_connections(self) -> None:
-        with self.connections_lock:
-            connections, self.open_connections = self.open_connections, set()
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by its client
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Transport: read the request, ask SandboxServer, write bytes with exact Content-Length,
-    or misbehave on purpose (reset, truncated body, held-open connection)."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = KEEPALIVE_IDLE_S
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.open_connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.open_connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        """Silent: a benchmark serves thousands of pages and stats() already counts them."""
-
-    def _serve(self) -> None:
-        sandbox = self.server.sandbox
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        outcome = sandbox.handle(self.command, url.path, query, headers, body)
-        sandbox.record(outcome)
-        if not url.path.startswith("/_sandbox/") and sandbox.faults.config.latency_s > 0:
-            time.sleep(sandbox.faults.config.latency_s)
-        fault = outcome.transport_fault
-        if fault is not None and fault.kind == "reset":
-            self._reset()
-            return
-        if fault is not None and fault.kind == "timeout":
-            time.sleep(sandbox.faults.config.timeout_hold_s)
-        reply = outcome.reply
-        payload = reply.to_bytes()
-        self.send_response(reply.status_line(sandbox.config.mirror_http_status))
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if fault is not None and fault.kind == "truncate":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(payload)
-
-    def _reset(self) -> None:
-        """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        reset = fault is not None and fault.kind == "reset"
+        self._stats.record(outcome.endpoint, None if reset else outcome.reply.code)
