@@ -12,7 +12,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-TRANSPORT_FAULTS = ("reset", "truncate", "timeout")
 # Codes answered by a proxy in front of the API: HTML body, real HTTP status, no v2 envelope.
 GATEWAY_CODES = frozenset({502, 504})
 
