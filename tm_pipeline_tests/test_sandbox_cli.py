@@ -41,3 +41,26 @@ def test_write_truth_dumps_trackings_and_metrics(tmp_path: Path) -> None:
     assert {orjson.loads(line)["id"] for line in lines} == {
         row["tracking_id"] for row in metrics["fct_shipments"]
     }
+
+
+def test_fault_and_clock_flags_reach_the_config() -> None:
+    config = cli.config_from_args(
+        parse(
+            "--error-rate",
+            "500=0.1",
+            "--error-rate",
+            "503=0.05",
+            "--reset-rate",
+            "0.01",
+            "--burst-429",
+            "3",
+            "--mutate-every",
+            "5",
+            "--quota",
+            "10",
+            "--mirror-http-status",
+        )
+    )
+    assert config.faults.error_rates == {"500": 0.1, "503": 0.05}
+    assert (config.faults.reset_rate, config.faults.burst_429) == (0.01, 3)
+    assert (config.mutate_every_n_list_requests, config.quota, config.mirror_http_status) == (5, 10, True)

@@ -219,3 +219,11 @@ def test_mirrored_http_status_when_configured() -> None:
         assert status("/trackings/get?status=lost") == 400
         assert status("/trackings/ups/1Z000000000000000") == 404
         assert status("/nowhere") == 404
+
+
+def test_a_key_deleted_at_runtime_answers_4002() -> None:
+    with SandboxServer(SandboxConfig(trackings=5, **UNTHROTTLED)).running() as server:
+        server.add_api_key("short-lived")
+        assert call(server, "GET", "/carriers", key="short-lived")["meta"]["code"] == 200
+        server.delete_api_key("short-lived")
+        assert_error(call(server, "GET", "/carriers", key="short-lived"), 4002)

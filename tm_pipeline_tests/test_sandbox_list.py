@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from tm_pipeline.sandbox import SandboxConfig, SandboxServer
+from tm_pipeline.sandbox import SandboxConfig, SandboxServer, key_fingerprint
 
 KEY = "sandbox-key"
 
@@ -94,7 +94,7 @@ def test_back_to_back_list_requests_get_429_and_are_counted() -> None:
     assert stats["served_429"] == 1
     assert stats["by_endpoint_code"]["/v2/trackings/get"] == {"200": 2, "429": 1}
     assert "test-429" not in str(stats)
-    assert max(stats["max_list_rate_per_key"].values()) > 1.0
+    assert stats["max_list_rate_per_key"][key_fingerprint("test-429")] > 1.0
 
 
 def test_rejected_requests_do_not_move_the_window() -> None:
@@ -143,3 +143,26 @@ def test_keep_alive_connection_serves_many_pages(sandbox: SandboxServer) -> None
             )
             assert int(response.headers["Content-Length"]) == len(response.content)
             assert response.headers.get("Connection", "keep-alive").lower() != "close"
+
+
+def test_stop_closes_pooled_keep_alive_connections() -> None:
+    with requests.Session() as session:
+        server = SandboxServer(SandboxConfig(trackings=10, list_rate_per_s=None)).start()
+        url = f"{server.base_url}/trackings/get"
+        assert (
+            session.get(url, headers={"Trackingmore-Api-Key": KEY}, timeout=5).json()["meta"]["code"] == 200
+        )
+        server.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, headers={"Trackingmore-Api-Key": KEY}, timeout=5)
+
+
+def test_optional_penalty_keeps_refusing_a_key_after_its_429() -> None:
+    config = SandboxConfig(trackings=20, seed=1, list_rate_per_s=4.0, rate_penalty_s=0.6)
+    with SandboxServer(config).running() as server:
+        assert get_page(server)["meta"]["code"] == 200
+        assert get_page(server)["meta"]["code"] == 429  # penalty starts now
+        time.sleep(0.35)  # the spacing rule alone would serve this one
+        assert get_page(server)["meta"]["code"] == 429
+        time.sleep(0.35)
+        assert get_page(server)["meta"]["code"] == 200

@@ -5,6 +5,8 @@ witness of what the pipeline should compute. See docs/sandbox.md.
 """
 
 from .config import SandboxConfig
+from .faults import FaultConfig
+from .ratelimit import key_fingerprint
 from .server import SandboxServer
 
-__all__ = ["SandboxConfig", "SandboxServer"]
+__all__ = ["FaultConfig", "SandboxConfig", "SandboxServer", "key_fingerprint"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from .config import SandboxConfig
+from .faults import FaultConfig
 from .server import SandboxServer
 
 
@@ -28,11 +29,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accepted list requests per second per key (0 = unthrottled)",
     )
     parser.add_argument(
+        "--rate-penalty",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep refusing a key this long after a 429",
+    )
+    parser.add_argument("--other-rate", type=float, default=1.0, help="other v2 endpoints per second per key")
+    parser.add_argument(
+        "--mirror-http-status", action="store_true", help="send meta codes as HTTP statuses too"
+    )
+    parser.add_argument("--balance", type=int, help="creations the balance pays for (default unlimited)")
+    parser.add_argument("--quota", type=int, help="creations the plan quota allows (default unlimited)")
+    parser.add_argument(
+        "--mutate-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="advance the clock after every N-th list page",
+    )
+    parser.add_argument("--mutate-minutes", type=float, default=10.0, help="minutes per --mutate-every step")
+    faults = parser.add_argument_group("fault injection (seeded, reproducible)")
+    faults.add_argument(
+        "--error-rate", action="append", default=[], metavar="CODE=RATE", help="e.g. 500=0.1 (repeatable)"
+    )
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every request"
+    )
+    faults.add_argument("--timeout-rate", type=float, default=0.0, help="share of requests held open")
+    faults.add_argument("--timeout-hold", type=float, default=30.0, metavar="SECONDS")
+    faults.add_argument("--truncate-rate", type=float, default=0.0, help="share of bodies cut short")
+    faults.add_argument("--reset-rate", type=float, default=0.0, help="share of connections reset")
+    faults.add_argument(
+        "--burst-429", type=int, default=0, metavar="N", help="refuse the first N list requests"
+    )
+    faults.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument(
         "--write-truth",
         type=Path,
         metavar="DIR",
         help="write DIR/trackings.jsonl and DIR/expected_metrics.json, then exit",
     )
+
+
+def _error_rates(pairs: list[str]) -> dict[str, float]:
+    rates = {}
+    for pair in pairs:
+        code, _, rate = pair.partition("=")
+        if not code.strip().isdigit() or not rate:
+            raise argparse.ArgumentTypeError(f"--error-rate wants CODE=RATE, got {pair!r}")
+        rates[code.strip()] = float(rate)
+    return rates
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -41,6 +88,23 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         api_keys=tuple(args.api_keys or ("sandbox-key",)),
         list_rate_per_s=args.list_rate or None,
+        other_rate_per_s=args.other_rate or None,
+        rate_penalty_s=args.rate_penalty,
+        mirror_http_status=args.mirror_http_status,
+        balance=args.balance,
+        quota=args.quota,
+        mutate_every_n_list_requests=args.mutate_every,
+        mutate_advance_minutes=args.mutate_minutes,
+        faults=FaultConfig(
+            error_rates=_error_rates(args.error_rate),
+            latency_s=args.latency,
+            timeout_rate=args.timeout_rate,
+            timeout_hold_s=args.timeout_hold,
+            truncate_rate=args.truncate_rate,
+            reset_rate=args.reset_rate,
+            burst_429=args.burst_429,
+            seed=args.fault_seed,
+        ),
     )
 
 
@@ -68,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"TrackingMore v2 sandbox: {server.base_url}  ({config.trackings} trackings, seed {config.seed})")
     for api_key in config.api_keys:
         print(f"  header  Trackingmore-Api-Key: {api_key}")
-    print(f"  stats   {server.base_url.removesuffix('/v2')}/_sandbox/stats   (Ctrl-C to stop)")
+    admin = server.base_url.removesuffix("/v2") + "/_sandbox"
+    print(f"  admin   {admin}/stats  {admin}/clock  {admin}/faults  {admin}/truth  {admin}/trackings")
+    print("  Ctrl-C to stop", flush=True)  # scripts that start us in the background read this
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ class SandboxConfig:
     Rates are accepted requests per second per API key; None (or 0) disables a limit.
     `list_rate_per_s` throttles `GET /v2/trackings/get`, `realtime_rate_per_s` the realtime
     endpoint, `other_rate_per_s` all remaining v2 endpoints together (§7: default 1/s).
+    `rate_penalty_s` > 0 keeps refusing a key for that long after a rate-limit 429 (the docs'
+    "wait two minutes" is 120); 0 means only the spacing rule applies.
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
     `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
@@ -32,6 +34,7 @@ class SandboxConfig:
     deleted_api_keys: tuple[str, ...] = ()
     list_rate_per_s: float | None = 1.0
     rate_tolerance_s: float = 0.02
+    rate_penalty_s: float = 0.0
     realtime_rate_per_s: float | None = 3.0
     other_rate_per_s: float | None = 1.0
     realtime_shipment_interval_s: int = 7200

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import orjson
 
@@ -208,7 +209,7 @@ class TrackingApi:
             "message": refused.message or DEFAULT_MESSAGES[refused.code],
         }
 
-    def _bulk(self, body: bytes, verb: str, action: object) -> Reply:
+    def _bulk(self, body: bytes, verb: str, action: Callable[[Shipment, dict[str, object]], None]) -> Reply:
         items = self._bulk_items(body, self.config.max_bulk_items)
         done, errors = [], []
         for item in items:
@@ -217,7 +218,7 @@ class TrackingApi:
                     raise RequestError(4012, "each item must be a JSON object")
                 with self.store.lock:
                     shipment = self._existing(item.get("carrier_code"), item.get("tracking_number"), 4017)
-                    action(shipment, item)  # type: ignore[operator]
+                    action(shipment, item)
                 done.append(
                     {"tracking_number": shipment.tracking_number, "carrier_code": shipment.carrier_code}
                 )

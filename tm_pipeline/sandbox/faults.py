@@ -12,7 +12,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-TRANSPORT_FAULTS = ("reset", "truncate", "timeout")
 # Codes answered by a proxy in front of the API: HTML body, real HTTP status, no v2 envelope.
 GATEWAY_CODES = frozenset({502, 504})
 
@@ -37,15 +36,13 @@ class FaultConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        converted: dict[str, object] = {}
-        for name, value in values.items():
-            if name == "error_rates":
-                converted[name] = {str(code): float(rate) for code, rate in dict(value).items()}  # type: ignore[call-overload]
-            elif name in ("burst_429", "seed"):
-                converted[name] = int(value)  # type: ignore[call-overload]
-            else:
-                converted[name] = float(value)  # type: ignore[arg-type]
-        return cls(**converted)  # type: ignore[arg-type]
+        settings = dict(values)
+        rates = settings.pop("error_rates", {})
+        if not isinstance(rates, Mapping):
+            raise ValueError("error_rates must map codes to rates")
+        error_rates = {str(code): float(rate) for code, rate in rates.items()}
+        whole = {name: int(str(settings.pop(name))) for name in ("burst_429", "seed") if name in settings}
+        return cls(error_rates=error_rates, **whole, **{name: float(str(v)) for name, v in settings.items()})
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -3,6 +3,8 @@
 A request is refused when it arrives sooner than 1/rate seconds after the key's previous
 *accepted* request (less a small arrival-jitter tolerance). Refused requests do not move the
 window, so a client that hammers is not punished forever, and one that waits is always served.
+The docs tell clients to wait two minutes after a 429; an optional penalty makes a key's 429
+last that long, so a client that ignores the advice is caught here rather than in production.
 """
 
 from __future__ import annotations
@@ -19,17 +21,24 @@ def key_fingerprint(api_key: str) -> str:
 
 
 class IntervalLimiter:
-    """Admits a key's request only if it is spaced at least 1/rate seconds from the last admitted one.
+    """Admits a key's request only if it is spaced at least 1/rate seconds from the last admitted one
+    (and, with a penalty, if the key is not serving one after an earlier refusal).
 
     Also records the shortest gap between *arrivals* per key, so a benchmark can check that a
     client's own pacing never exceeded the limit (rejected arrivals count there too).
     """
 
     def __init__(
-        self, rate_per_s: float | None, tolerance_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        rate_per_s: float | None,
+        tolerance_s: float,
+        penalty_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._min_interval_s = 1.0 / rate_per_s if rate_per_s else 0.0
         self._tolerance_s = tolerance_s
+        self._penalty_s = penalty_s
+        self._blocked_until: dict[str, float] = {}
         self._clock = clock
         self._lock = threading.Lock()
         self._last_accepted: dict[str, float] = {}
@@ -45,12 +54,16 @@ class IntervalLimiter:
                 gap = now - previous_arrival
                 self._min_gap_s[scope] = min(gap, self._min_gap_s.get(scope, gap))
             self._last_arrival[scope] = now
+            if now < self._blocked_until.get(scope, 0.0):
+                return False  # serving a penalty; further tries do not extend it
             last = self._last_accepted.get(scope)
             if (
                 self._min_interval_s
                 and last is not None
                 and now - last < self._min_interval_s - self._tolerance_s
             ):
+                if self._penalty_s:
+                    self._blocked_until[scope] = now + self._penalty_s
                 return False
             self._last_accepted[scope] = now
             return True

@@ -15,6 +15,8 @@ MILESTONES = (
     "DestinationArrived",
 )
 
+_EMPTY_MILESTONES: dict[str, object] = {"ReferenceNumber": None, **dict.fromkeys(MILESTONES)}
+
 
 def _checkpoint_json(checkpoint: Checkpoint, date: str) -> dict[str, object]:
     item: dict[str, object] = {
@@ -33,10 +35,9 @@ def _leg_info(
     checkpoints: list[Checkpoint], dates: list[str], carrier_code: str | None, trackinfo_null: bool
 ) -> dict[str, object]:
     """origin_info / destination_info: milestones, courier contact, and trackinfo newest first."""
-    info: dict[str, object] = {"ReferenceNumber": None}
-    info.update(dict.fromkeys(MILESTONES))
+    info: dict[str, object] = dict(_EMPTY_MILESTONES)
     for checkpoint, date in zip(checkpoints, dates, strict=True):
-        if checkpoint.item_node and info.get(checkpoint.item_node) is None:
+        if checkpoint.item_node and info[checkpoint.item_node] is None:
             info[checkpoint.item_node] = date
     courier = COURIERS_BY_CODE.get(carrier_code or "")
     info["weblink"] = courier.homepage if courier else None

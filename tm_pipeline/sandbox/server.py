@@ -1,34 +1,31 @@
 """SandboxServer: the stand-in TrackingMore v2 API over real HTTP on a local port.
 
-Standard-library `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive and exact
-Content-Length, so clients exercise the same connection handling they use in production.
+The transport (transport.py) is the standard library's ThreadingHTTPServer on HTTP/1.1
+keep-alive, so clients exercise the connection handling they use in production.
 Each v2 request goes: fault draw → route (404/405) → API key (4001/4002) → per-key rate limit
 (429) → endpoint. Admin endpoints under `/_sandbox/` exist only here and need no key.
 """
 
 from __future__ import annotations
 
-import socket
-import struct
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
-
-import orjson
+from urllib.parse import unquote
 
 from .account import Account
+from .admin import admin_reply
 from .config import SandboxConfig
-from .endpoints import RequestError, TrackingApi, parse_json
+from .endpoints import RequestError, TrackingApi
 from .faults import GATEWAY_CODES, Fault, FaultConfig, FaultInjector
+from .gcpause import paused_gc
 from .listing import list_trackings
 from .protocol import Reply, error, gateway_error
 from .ratelimit import IntervalLimiter, key_fingerprint
 from .stats import RequestStats
 from .store import TrackingStore
+from .transport import SandboxHTTPServer
 from .truth import expected_metrics
 
 API_KEY_HEADER = "trackingmore-api-key"
@@ -57,7 +54,7 @@ class Outcome:
     """How to answer one request: the endpoint label for stats, the reply, and any transport fault."""
 
     endpoint: str
-    reply: Reply | None
+    reply: Reply
     transport_fault: Fault | None = None
 
 
@@ -80,17 +77,17 @@ class SandboxServer:
         self.store = TrackingStore(self.config)
         self.account = Account(self.config)
         self.api = TrackingApi(self.config, self.store, self.account)
-        tolerance = self.config.rate_tolerance_s
+        tolerance, penalty = self.config.rate_tolerance_s, self.config.rate_penalty_s
         self._limiters = {
-            "list": IntervalLimiter(self.config.list_rate_per_s, tolerance),
-            "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance),
-            "other": IntervalLimiter(self.config.other_rate_per_s, tolerance),
+            "list": IntervalLimiter(self.config.list_rate_per_s, tolerance, penalty),
+            "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance, penalty),
+            "other": IntervalLimiter(self.config.other_rate_per_s, tolerance, penalty),
         }
         self.faults = FaultInjector(self.config.faults)
         self._stats = RequestStats()
         self._list_served = 0
         self._list_lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -99,9 +96,7 @@ class SandboxServer:
         """Serve in background threads; port 0 picks a free port (read it from `base_url`)."""
         if self._httpd is not None:
             raise RuntimeError("sandbox already started")
-        httpd = ThreadingHTTPServer((host, port), _Handler)
-        httpd.daemon_threads = True
-        httpd.sandbox = self  # type: ignore[attr-defined]
+        httpd = SandboxHTTPServer((host, port), self)
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="tm-sandbox", daemon=True)
         self._thread.start()
@@ -112,6 +107,7 @@ class SandboxServer:
             return
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_open_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -164,9 +160,10 @@ class SandboxServer:
 
     def expected_metrics(self) -> dict[str, list[dict[str, object]]]:
         """Ground-truth marts computed from internal state (see truth.py for the definitions)."""
-        with self.store.lock:
+        with paused_gc(), self.store.lock:
             facts = list(self.store.facts())
-        return expected_metrics(facts)
+        with paused_gc():
+            return expected_metrics(facts)
 
     # --- request handling ------------------------------------------------------------------
 
@@ -175,7 +172,7 @@ class SandboxServer:
     ) -> Outcome:
         """Decide the answer to one request (the handler only does transport)."""
         if path.startswith("/_sandbox/"):
-            return Outcome(path, self._admin(method, path, body))
+            return Outcome(path, admin_reply(self, method, path, body))
         endpoint, params = _route(path)
         fault = self.faults.draw()
         if fault is not None and fault.kind != "error":
@@ -252,98 +249,11 @@ class SandboxServer:
         if due:
             self.store.advance(self.config.mutate_advance_minutes * 60)
 
-    def _admin(self, method: str, path: str, body: bytes) -> Reply:
-        """Sandbox-only endpoints (no API key; they do not exist upstream)."""
-        route = (method, path.rstrip("/"))
-        try:
-            if route == ("GET", "/_sandbox/stats"):
-                return Reply(200, body=orjson.dumps(self.stats()))
-            if route == ("GET", "/_sandbox/clock"):
-                return Reply(200, body=orjson.dumps({"now": self.store.now_iso()}))
-            if route == ("POST", "/_sandbox/clock"):
-                fields = parse_json(body)
-                hours = float(fields["advance_hours"]) if isinstance(fields, dict) else float("nan")
-                if not hours >= 0:
-                    raise ValueError("advance_hours must be a number >= 0")
-                return Reply(200, body=orjson.dumps(self.advance_clock(hours)))
-            if route == ("GET", "/_sandbox/faults"):
-                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
-            if route == ("POST", "/_sandbox/faults"):
-                fields = parse_json(body)
-                if not isinstance(fields, dict):
-                    raise ValueError("body must be a JSON object")
-                self.set_faults(fields)
-                return Reply(200, body=orjson.dumps(self.faults.config.as_dict()))
-            if route == ("GET", "/_sandbox/truth"):
-                return Reply(200, body=orjson.dumps(self.expected_metrics()))
-            if route == ("GET", "/_sandbox/trackings"):
-                with self.store.lock:
-                    lines = b"\n".join(self.store.rendered[tid] for tid in self.store.order)
-                return Reply(200, body=lines + b"\n" if lines else b"", content_type="application/x-ndjson")
-        except (RequestError, ValueError, KeyError, TypeError) as refused:
-            return Reply(400, body=orjson.dumps({"error": str(refused) or "bad request"}), http_status=400)
-        return Reply(404, body=orjson.dumps({"error": "unknown admin endpoint"}), http_status=404)
-
     def record(self, outcome: Outcome) -> None:
         if outcome.endpoint.startswith("/_sandbox/"):
             return
         fault = outcome.transport_fault
         if fault is not None:
             self._stats.record_fault(fault.kind if fault.code is None else f"error_{fault.code}")
-        code = (
-            None
-            if fault is not None and fault.kind == "reset"
-            else outcome.reply.code
-            if outcome.reply
-            else None
-        )
-        self._stats.record(outcome.endpoint, code)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Transport: read the request, ask SandboxServer, write bytes with exact Content-Length,
-    or misbehave on purpose (reset, truncated body, held-open connection)."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        """Silent: a benchmark serves thousands of pages and stats() already counts them."""
-
-    def _serve(self) -> None:
-        sandbox: SandboxServer = self.server.sandbox  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        outcome = sandbox.handle(self.command, url.path, query, headers, body)
-        sandbox.record(outcome)
-        if not url.path.startswith("/_sandbox/") and sandbox.faults.config.latency_s > 0:
-            time.sleep(sandbox.faults.config.latency_s)
-        fault = outcome.transport_fault
-        if fault is not None and fault.kind == "reset":
-            self._reset()
-            return
-        if fault is not None and fault.kind == "timeout":
-            time.sleep(sandbox.faults.config.timeout_hold_s)
-        reply = outcome.reply or error(500)
-        payload = reply.to_bytes()
-        self.send_response(reply.status_line(sandbox.config.mirror_http_status))
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if fault is not None and fault.kind == "truncate":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(payload)
-
-    def _reset(self) -> None:
-        """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        reset = fault is not None and fault.kind == "reset"
+        self._stats.record(outcome.endpoint, None if reset else outcome.reply.code)

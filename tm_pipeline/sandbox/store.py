@@ -8,7 +8,6 @@ shipments and creates new trackings at the top of the order — what breaks naiv
 
 from __future__ import annotations
 
-import gc
 import heapq
 import random
 import threading
@@ -20,6 +19,7 @@ import orjson
 
 from .config import SandboxConfig
 from .filters import ListFilters, predicate
+from .gcpause import paused_gc
 from .generator import generate_shipments, make_shipment
 from .render import render_tracking
 from .shipment import Shipment
@@ -64,18 +64,12 @@ class TrackingStore:
         ) / 86400
         self._new_carry = 0.0
         history_s = int(config.history_days * 86400)
-        # Millions of long-lived objects: collecting during the build only burns time, and
-        # freezing them afterwards keeps later collections from pausing the server.
-        gc.disable()
-        try:
+        with paused_gc(freeze_after=True):
             for shipment in generate_shipments(config.seed, config.trackings, self.now_ts, history_s):
                 self._add(shipment)
             self.order: list[str] = sorted(self.shipments, key=self._order_key)
             heapq.heapify(self._heap)
             self._heap_ready = True
-        finally:
-            gc.freeze()
-            gc.enable()
 
     def _order_key(self, tracking_id: str) -> tuple[int, str]:
         return (-self.shipments[tracking_id].created_ts, tracking_id)
