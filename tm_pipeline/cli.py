@@ -59,6 +59,26 @@ def _sync(args: argparse.Namespace) -> int:
     return EXIT_FAILED if blocking else EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from tm_pipeline.bench.run import SECTIONS, run_benchmarks
+
+    sections = tuple(args.only.split(",")) if args.only else SECTIONS
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        print(f"error: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    sizes = tuple(int(size) for size in args.memory_sizes.split(","))
+    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes)
+    print(json.dumps(results, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from tm_pipeline.sandbox.cli import run
 
@@ -90,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="incremental: only what changed since the last sync (the first sync is full)",
     )
     sync.set_defaults(handler=_sync)
+
+    bench = commands.add_parser("bench", help="measure pacing, throughput, CPU per page, memory and model builds")
+    bench.add_argument("--only", help="comma-separated sections: pacing,throughput,memory,models (default: all)")
+    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--throughput-trackings", type=int, default=200_000)
+    bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
+    bench.add_argument("--out", help="also write the results as JSON to this file")
+    bench.set_defaults(handler=_bench)
 
     from tm_pipeline.sandbox.cli import add_arguments
 

@@ -28,6 +28,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(str(path), read_only=read_only)
+        connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
         try:
             yield connection
         finally:

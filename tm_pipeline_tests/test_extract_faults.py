@@ -64,7 +64,7 @@ def test_faulty_moving_source_ends_equal_to_truth_after_run_and_successor(
         ).fetchall()
         duplicates = connection.execute(
             "SELECT count(*) - count(DISTINCT tracking_id) FROM raw.trackings"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         ledger_faults = dict(connection.execute(
             """SELECT coalesce(failure, CAST(meta_code AS VARCHAR)), count(*) FROM raw.api_calls
                WHERE failure IS NOT NULL OR meta_code <> 200 GROUP BY ALL"""

@@ -129,7 +129,7 @@ def test_check_results_are_written_to_dq_check_results(tmp_path):
             "select run_id, asset, passed, severity from main.dq_check_results "
             "where check_name = 'unique_stg_trackings_tracking_id'"
         ).fetchall()
-        check_count = connection.execute("select count(*) from main.dq_check_results").fetchone()[0]
+        check_count = connection.execute("select count(*) from main.dq_check_results").fetchall()[0][0]
     assert rows == [(result.run_id, "stg_trackings", True, "error")]
     assert check_count == len(result.get_asset_check_evaluations())
 

@@ -19,7 +19,8 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
         dg.AssetSpec(
             RAW_TRACKINGS,
             deps=[LAKE_TRACKINGS],
-            description="One row per tracking (the latest state wins), typed columns plus raw_json.",
+            description="One row per tracking (the latest state wins), typed columns; the original JSON is "
+            "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
         ),
         dg.AssetSpec(

@@ -109,7 +109,7 @@ def _json_safe(value: Any) -> Any:
 
 def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest) -> TestOutcome:
     """Number of failing rows and the first few of them (JSON-safe) for a person to look at."""
-    failures = connection.execute(f"select count(*) from ({test.sql})").fetchone()[0]
+    failures = connection.execute(f"select count(*) from ({test.sql})").fetchall()[0][0]
     samples: list[dict[str, Any]] = []
     if failures:
         cursor = connection.execute(f"select * from ({test.sql}) limit {SAMPLE_ROWS}")

@@ -27,11 +27,11 @@ class BuildResult:
 
 
 def _existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    row = connection.execute(
+    rows = connection.execute(
         "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
         [MODEL_SCHEMA, name],
-    ).fetchone()
-    return None if row is None else ("view" if row[0] == "VIEW" else "table")
+    ).fetchall()
+    return None if not rows else ("view" if rows[0][0] == "VIEW" else "table")
 
 
 def _column_names(connection: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -81,7 +81,7 @@ def build_model(
     else:
         connection.execute(f"create or replace {wanted} {target} as {select_sql}")
 
-    row_count = connection.execute(f"select count(*) from {target}").fetchone()[0]
+    row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
     columns = tuple((row[0], row[1]) for row in connection.execute(f"describe {target}").fetchall())
     return BuildResult(model.name, model.materialized, int(row_count), columns)
 

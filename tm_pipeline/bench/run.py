@@ -1,0 +1,114 @@
+"""The benchmark suite behind README's figures. Every figure is measured here, never asserted in tests.
+
+Each section starts its own sandbox process (strict 1 req/s for pacing, unthrottled for throughput)
+and runs the pipeline code in a fresh worker process, so timings and peak RSS belong to the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+
+from tm_pipeline.bench.sandbox_process import BENCH_KEY, sandbox_process, sandbox_stats
+from tm_pipeline.extract.run import MAX_PAGE_LIMIT
+
+SECTIONS = ("pacing", "throughput", "memory", "models")
+
+
+def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-m", "tm_pipeline.bench.extract_worker", base_url, BENCH_KEY, str(data_dir),
+               "--rate", str(rate)]
+    if load:
+        command.append("--load")
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def bench_pacing(pages: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Achieved list-request rate ÷ the allowed 1 req/s over `pages` full pages, against a strict sandbox."""
+    with tempfile.TemporaryDirectory() as tmp, sandbox_process(pages * MAX_PAGE_LIMIT, 1.0) as base_url:
+        log(f"pacing: {pages} pages at 1 request/s against a strict sandbox (~{pages} s)")
+        _worker(base_url, Path(tmp), rate=1.0)
+        stats = sandbox_stats(base_url)
+        calls = ds.dataset(str(Path(tmp) / "lake" / "api_calls"), format="parquet").to_table(
+            columns=["requested_at"]
+        )
+    starts = sorted(value.timestamp() for value in calls["requested_at"].to_pylist())
+    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+    return {
+        "pages": len(starts),
+        "allowed_rate_per_s": 1.0,
+        "achieved_rate_per_s": achieved,
+        "pacing_efficiency": achieved / 1.0,
+        "served_429": stats["served_429"],
+        "max_rate_seen_by_sandbox": max(stats["max_list_rate_per_key"].values()),
+    }
+
+
+def bench_throughput(trackings: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Unthrottled HTTP → Parquet → DuckDB, end to end, in trackings per second."""
+    with tempfile.TemporaryDirectory() as tmp, sandbox_process(trackings, 0.0) as base_url:
+        log(f"throughput: {trackings:,} trackings, unthrottled, HTTP to DuckDB")
+        report = _worker(base_url, Path(tmp), load=True)
+    end_to_end_s = report["extract_s"] + report["load_s"]
+    return {
+        "trackings": report["loaded_trackings"],
+        "extract_trackings_per_s": report["rows"] / report["extract_s"],
+        "load_s": report["load_s"],
+        "end_to_end_trackings_per_s": report["loaded_trackings"] / end_to_end_s,
+        "cpu_ms_per_2000_row_page": report["extract_cpu_ms_per_page"],
+    }
+
+
+def bench_memory(sizes: tuple[int, ...], log: Callable[[str], None],
+                 keep_largest: Path | None = None) -> dict[str, Any]:
+    """Peak RSS of the extraction process at each size; memory must not grow with the row count."""
+    figures: dict[str, Any] = {}
+    for trackings in sizes:
+        data_dir = keep_largest if (keep_largest and trackings == max(sizes)) else Path(tempfile.mkdtemp())
+        with sandbox_process(trackings, 0.0) as base_url:
+            log(f"memory: extracting {trackings:,} trackings in a fresh process")
+            report = _worker(base_url, data_dir, load=keep_largest is not None and trackings == max(sizes))
+        figures[f"peak_rss_mb_at_{trackings}"] = report["extract_peak_rss_mb"]
+        if "load_s" in report:
+            figures[f"load_s_at_{trackings}"] = report["load_s"]
+    smallest, largest = min(sizes), max(sizes)
+    figures["rss_ratio_largest_to_smallest"] = (
+        figures[f"peak_rss_mb_at_{largest}"] / figures[f"peak_rss_mb_at_{smallest}"]
+    )
+    return figures
+
+
+def bench_models(database_path: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    from tm_pipeline.models.bench import rebuild_seconds
+
+    log(f"models: rebuilding every model on {database_path}")
+    return {"full_rebuild_s": rebuild_seconds(database_path), "incremental_rerun_s": rebuild_seconds(
+        database_path, full_refresh=False)}
+
+
+def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: int,
+                   memory_sizes: tuple[int, ...], log: Callable[[str], None] = print) -> dict[str, Any]:
+    results: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if "pacing" in sections:
+        results["pacing"] = bench_pacing(pages, log)
+    if "throughput" in sections:
+        results["throughput"] = bench_throughput(throughput_trackings, log)
+    if "memory" in sections or "models" in sections:
+        with tempfile.TemporaryDirectory() as tmp:
+            largest = Path(tmp)
+            results["memory"] = bench_memory(memory_sizes, log, keep_largest=largest if "models" in sections else None)
+            if "models" in sections:
+                results["models"] = {"trackings": max(memory_sizes),
+                                     **bench_models(largest / "warehouse.duckdb", log)}
+    return results

@@ -1,0 +1,44 @@
+"""Run the sandbox in a separate process for benchmarks, so it never shares a CPU core's GIL with
+the code being measured, and so its memory is not counted in the pipeline's peak RSS."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+BENCH_KEY = "bench-key"
+_URL = re.compile(r"(http://127\.0\.0\.1:\d+/v2)")
+
+
+@contextmanager
+def sandbox_process(trackings: int, list_rate_per_s: float, seed: int = 42) -> Iterator[str]:
+    """Start `tm-pipeline sandbox` on a free port; yields its base URL, stops it on exit."""
+    command = [
+        sys.executable, "-u", "-m", "tm_pipeline.cli", "sandbox", "--port", "0", "--trackings", str(trackings),
+        "--seed", str(seed), "--api-key", BENCH_KEY, "--list-rate", str(list_rate_per_s),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base_url = None
+        for line in process.stdout:  # type: ignore[union-attr]
+            found = _URL.search(line)
+            if found:
+                base_url = found.group(1)
+                break
+        if base_url is None:
+            raise RuntimeError(f"the sandbox did not start (exit code {process.wait()})")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def sandbox_stats(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base_url.removesuffix("/v2") + "/_sandbox/stats", timeout=10) as response:
+        return json.loads(response.read())
