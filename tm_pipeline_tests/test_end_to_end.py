@@ -119,3 +119,12 @@ def test_mart_equals_the_sandbox_ground_truth(pipeline_run, resources: dict, san
         if not _same(_plain(actual[group][column]), value)
     ]
     assert mismatches == []
+
+
+def test_each_page_reports_progress_as_dagster_metadata(pipeline_run) -> None:
+    observations = [
+        event.asset_observation_data.asset_observation.metadata for event in pipeline_run.get_asset_observation_events()
+    ]
+    pages = [(m["page"].value, m["pages_expected"].value, m["rows"].value) for m in observations]
+    assert pages == [(1, 3, 2000), (2, 3, 4000), (3, 3, 4500)]
+    assert all(m["eta_s"].value >= 0 and m["rows_per_s"].value > 0 for m in observations)

@@ -37,7 +37,7 @@ def main() -> None:
     client = TrackingMoreClient(args.base_url, args.api_key)
     fetcher = PageFetcher(client, Pacer(args.rate or None))
     started, cpu_started = time.perf_counter(), time.process_time()
-    summary = extract_window(fetcher, lake, full_window(), progress=lambda message: None)
+    summary = extract_window(fetcher, lake, full_window(), progress=lambda progress: None)
     extract_s, extract_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     report = {
         "rows": summary.rows,

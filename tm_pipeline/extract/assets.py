@@ -5,7 +5,7 @@ from typing import Literal
 import dagster as dg
 
 from tm_pipeline.extract.fetch import PageFetcher
-from tm_pipeline.extract.run import ExtractSummary, extract_window, sync_state
+from tm_pipeline.extract.run import ExtractSummary, PageProgress, extract_window, sync_state
 from tm_pipeline.extract.windows import full_window, incremental_windows
 from tm_pipeline.resources import LakeResource, TrackingMoreResource
 
@@ -64,11 +64,27 @@ def trackingmore_extract(
         if config.mode == "incremental"
         else [full_window()]
     )
+    def report(progress: PageProgress) -> None:
+        context.log.info(str(progress))
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=LAKE_TRACKINGS,
+                metadata={
+                    "window": progress.window_key,
+                    "page": progress.page,
+                    "pages_expected": progress.pages_expected,
+                    "rows": progress.rows,
+                    "rows_per_s": round(progress.rows_per_s, 1),
+                    "eta_s": round(progress.eta_s, 1),
+                },
+            )
+        )
+
     client = trackingmore.client()
     fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
     try:
         summaries = [
-            extract_window(fetcher, store, window, trackingmore.page_limit, context.log.info, context.run.run_id)
+            extract_window(fetcher, store, window, trackingmore.page_limit, report, context.run.run_id)
             for window in windows
         ]
     finally:

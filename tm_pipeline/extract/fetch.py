@@ -66,10 +66,12 @@ LIST_ENDPOINT = "/trackings/get"
 
 @dataclass
 class FetchedPage:
-    """A list call that succeeded: the attempt, and its page (None for 4031, "nothing to return")."""
+    """A list call that succeeded: the attempt, its page (None for 4031, "nothing to return") and
+    every attempt it took, to land with the page."""
 
     attempt: Attempt
     page: ListPage | None
+    calls: list[CallRecord]
 
 
 class PageFetcher:
@@ -82,13 +84,15 @@ class PageFetcher:
         self._rng = random.Random()
 
     def fetch(self, params: dict[str, Any], page: int, ledger: Ledger) -> FetchedPage:
-        """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure."""
-        attempt_number = 0
+        """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure.
+
+        When it raises, its attempts are handed to the ledger so the run's final commit lands them.
+        """
+        calls: list[CallRecord] = []
 
         def one_attempt() -> FetchedPage:
-            nonlocal attempt_number
-            attempt_number += 1
-            return self._attempt(params, page, attempt_number, ledger)
+            attempt, list_page = self._attempt(params, page, len(calls) + 1, ledger, calls)
+            return FetchedPage(attempt, list_page, calls)
 
         budget = _RetryBudget(self.policy, self._rng)
         retrying = Retrying(
@@ -99,37 +103,43 @@ class PageFetcher:
             before_sleep=_log_retry,
             reraise=True,
         )
-        return retrying(one_attempt)
+        try:
+            return retrying(one_attempt)
+        except BaseException:
+            ledger.keep_unlanded(calls)
+            raise
 
-    def _attempt(self, params: dict[str, Any], page: int, attempt_number: int, ledger: Ledger) -> FetchedPage:
+    def _attempt(
+        self, params: dict[str, Any], page: int, attempt_number: int, ledger: Ledger, calls: list[CallRecord]
+    ) -> tuple[Attempt, ListPage | None]:
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
         result = self.client.get(LIST_ENDPOINT, params, LIST_ENVELOPE_DECODER)
         list_page = result.data if isinstance(result.data, ListPage) and result.code in (200, 201) else None
-        ledger.add(
-            CallRecord(
-                run_id=ledger.run_id,
-                extraction_id=ledger.extraction_id,
-                window_key=ledger.window_key,
-                call_seq=ledger.next_seq(),
-                requested_at=requested_at,
-                endpoint=LIST_ENDPOINT,
-                page=page,
-                params_json=json.dumps(params, sort_keys=True),
-                http_status=result.http_status,
-                meta_code=result.meta_code,
-                meta_type=result.meta_type,
-                meta_message=result.meta_message,
-                failure=result.failure,
-                attempt=attempt_number,
-                wait_before_s=waited_s,
-                latency_ms=result.latency_ms,
-                response_bytes=result.response_bytes,
-                rows=len(list_page.items) if list_page else None,
-                total_reported=list_page.total_reported if list_page else None,
-            )
+        record = CallRecord(
+            run_id=ledger.run_id,
+            extraction_id=ledger.extraction_id,
+            window_key=ledger.window_key,
+            call_seq=ledger.next_seq(),
+            requested_at=requested_at,
+            endpoint=LIST_ENDPOINT,
+            page=page,
+            params_json=json.dumps(params, sort_keys=True),
+            http_status=result.http_status,
+            meta_code=result.meta_code,
+            meta_type=result.meta_type,
+            meta_message=result.meta_message,
+            failure=result.failure,
+            attempt=attempt_number,
+            wait_before_s=waited_s,
+            latency_ms=result.latency_ms,
+            response_bytes=result.response_bytes,
+            rows=len(list_page.items) if list_page else None,
+            total_reported=list_page.total_reported if list_page else None,
         )
-        return FetchedPage(_judge(result, LIST_ENDPOINT, page, self.client.key_fingerprint), list_page)
+        calls.append(record)
+        ledger.count(record)
+        return _judge(result, LIST_ENDPOINT, page, self.client.key_fingerprint), list_page
 
 
 def _judge(result: Attempt, endpoint: str, page: int | None, key_fingerprint: str) -> Attempt:

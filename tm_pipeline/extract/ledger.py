@@ -6,6 +6,7 @@ ever travels in a header.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -61,32 +62,44 @@ class CallRecord:
     total_reported: int | None
 
 
-class Ledger:
-    """Collects attempts in call order; `drain()` hands over what is not yet landed.
+def calls_table(records: list[CallRecord]) -> pa.Table:
+    return pa.Table.from_pylist([asdict(r) for r in records], schema=LEDGER_SCHEMA)
 
-    `run_id` is the Dagster run that made the calls (what the checks judge); `extraction_id` the
-    extraction they belong to, which a resumed extraction shares across runs; `call_seq` numbers
-    an extraction's calls across all its runs.
+
+class Ledger:
+    """Numbers and tallies one extraction's calls, and keeps those not landed with a page.
+
+    A page's calls land with the page itself; calls that produced no page (a failed run's last
+    attempts) wait in `unlanded` for the run's final commit. `run_id` is the Dagster run that made
+    the calls (what the checks judge); `extraction_id` the extraction, shared by a resumed run;
+    `call_seq` numbers an extraction's calls across all its runs. Thread-safe: a prefetching
+    thread records calls while the main thread commits pages.
     """
 
     def __init__(self, run_id: str, extraction_id: str, window_key: str, calls_before: int = 0) -> None:
         self.run_id = run_id
         self.extraction_id = extraction_id
         self.window_key = window_key
-        self._pending: list[CallRecord] = []
         self.calls = calls_before
         self.codes: dict[str, int] = {}
+        self._unlanded: list[CallRecord] = []
+        self._lock = threading.Lock()
 
     def next_seq(self) -> int:
-        self.calls += 1
-        return self.calls
+        with self._lock:
+            self.calls += 1
+            return self.calls
 
-    def add(self, record: CallRecord) -> None:
-        self._pending.append(record)
+    def count(self, record: CallRecord) -> None:
         label = str(record.meta_code if record.meta_code is not None else record.failure or record.http_status)
-        self.codes[label] = self.codes.get(label, 0) + 1
+        with self._lock:
+            self.codes[label] = self.codes.get(label, 0) + 1
 
-    def drain(self) -> pa.Table:
-        rows = [asdict(r) for r in self._pending]
-        self._pending = []
-        return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+    def keep_unlanded(self, records: list[CallRecord]) -> None:
+        with self._lock:
+            self._unlanded.extend(records)
+
+    def drain_unlanded(self) -> pa.Table:
+        with self._lock:
+            records, self._unlanded = self._unlanded, []
+        return calls_table(records)
