@@ -13,10 +13,12 @@ from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.extract.assets import trackingmore_extract
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
+from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 MODEL_ASSETS, DATA_TEST_CHECKS = build_model_definitions(SQL_DIR)
+PUBLISH_ASSET = build_publish_asset([key for asset in MODEL_ASSETS for key in asset.keys])
 # The API's answers judged as data, on the staged ledger.
 API_LEDGER_CHECKS = build_ledger_checks(model_asset_key("stg_api_calls"))
 
@@ -31,12 +33,14 @@ def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
             list_rate_per_s=settings.list_rate_per_s(),
         ),
         "lake": LakeResource(root=str(root / "lake")),
-        "warehouse": WarehouseResource(database_path=str(root / "warehouse.duckdb")),
+        "warehouse": WarehouseResource(
+            database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
+        ),
     }
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, warehouse_raw_tables, *MODEL_ASSETS]
+    return [trackingmore_extract, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:

@@ -43,7 +43,7 @@ def run_demo(data_dir: Path, trackings: int = 20_000, seed: int = 42, list_rate_
         expected = sandbox.expected_metrics()
     return DemoOutcome(
         success=result.success,
-        database_path=Path(resources["warehouse"].database_path),
+        database_path=resources["warehouse"].published_file,
         checks=check_outcomes(result),
         sandbox_stats=stats,
         expected_metrics=expected,

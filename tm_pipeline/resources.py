@@ -16,11 +16,21 @@ from tm_pipeline.landing.lake import Lake
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The analysts' DuckDB file. Connections are opened per step and closed at once, because
-    DuckDB allows one writer process and readers (BI tools, notebooks) must not be locked out
-    for a whole run."""
+    """The DuckDB warehouse. Steps write `database_path`, a build file only the pipeline opens;
+    `published_path` is the file analysts and BI tools read, replaced atomically by the publish
+    step (see tm_pipeline/publish). Connections are opened per step and closed at once, because
+    DuckDB allows one writer process."""
 
     database_path: str
+    published_path: str = ""  # empty: no separate published file (tests of a single step)
+
+    @property
+    def build_file(self) -> Path:
+        return Path(self.database_path)
+
+    @property
+    def published_file(self) -> Path:
+        return Path(self.published_path or self.database_path)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -40,7 +40,7 @@ def api_key(run_setup: tuple[dict, Path, str]) -> str:
 
 
 def _query(resources: dict, sql: str) -> list[tuple]:
-    with duckdb.connect(resources["warehouse"].database_path, read_only=True) as connection:
+    with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -106,7 +106,7 @@ def _same(actual: object, expected: object) -> bool:
 @pytest.mark.parametrize("mart", sorted(MART_GROUPS))
 def test_mart_equals_the_sandbox_ground_truth(pipeline_run, resources: dict, sandbox: SandboxServer, mart: str) -> None:
     expected = {tuple(row[c] for c in MART_GROUPS[mart]): row for row in sandbox.expected_metrics()[mart]}
-    with duckdb.connect(resources["warehouse"].database_path, read_only=True) as connection:
+    with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
         cursor = connection.execute(f"SELECT * FROM main.{mart}")
         names = [d[0] for d in cursor.description]
         actual_rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,28 @@
+"""Dagster asset: the published warehouse, refreshed only when every model built."""
+
+import dagster as dg
+
+from tm_pipeline.publish.snapshot import publish_snapshot
+from tm_pipeline.resources import WarehouseResource
+
+PUBLISHED_WAREHOUSE = dg.AssetKey(["published_warehouse"])
+
+
+def build_publish_asset(model_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """Depends on every model: a mart held back by a failed blocking check holds back publishing too,
+    so analysts keep the last good data rather than a half-updated warehouse."""
+
+    @dg.asset(
+        key=PUBLISHED_WAREHOUSE,
+        deps=model_keys,
+        group_name="publish",
+        kinds={"duckdb"},
+        description="The DuckDB file analysts and BI tools open (read-only): an atomic copy of the build.",
+    )
+    def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        published_bytes = publish_snapshot(warehouse.build_file, warehouse.published_file)
+        return dg.MaterializeResult(
+            metadata={"path": str(warehouse.published_file), "size_mb": round(published_bytes / 1e6, 1)}
+        )
+
+    return published_warehouse
