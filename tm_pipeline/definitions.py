@@ -10,11 +10,12 @@ import dagster as dg
 
 from tm_pipeline import settings
 from tm_pipeline.checks.api_ledger import build_ledger_checks
-from tm_pipeline.extract.assets import trackingmore_extract
+from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
+from tm_pipeline.schedules import sync_every_3_hours, sync_job
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 MODEL_ASSETS, DATA_TEST_CHECKS = build_model_definitions(SQL_DIR)
@@ -23,14 +24,20 @@ PUBLISH_ASSET = build_publish_asset([key for asset in MODEL_ASSETS for key in as
 API_LEDGER_CHECKS = build_ledger_checks(model_asset_key("stg_api_calls"))
 
 
-def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
-    """Resources configured from the environment; the API key stays an EnvVar, resolved only at run time."""
+def default_resources(
+    data_dir: Path | None = None, *, base_url: str | None = None, api_key: str | None = None, **api_settings: Any
+) -> dict[str, Any]:
+    """Resources configured from the environment; the API key stays an EnvVar, resolved only at run time.
+
+    `base_url`, `api_key` and `api_settings` (fields of TrackingMoreResource) override the
+    environment, for the demo, the tests and the benchmarks.
+    """
     root = data_dir or settings.data_dir()
     return {
         "trackingmore": TrackingMoreResource(
-            base_url=settings.base_url(),
-            api_key=dg.EnvVar(settings.API_KEY_VAR),
-            list_rate_per_s=settings.list_rate_per_s(),
+            base_url=base_url or settings.base_url(),
+            api_key=api_key or dg.EnvVar(settings.API_KEY_VAR),
+            **{"list_rate_per_s": settings.list_rate_per_s(), "state_dir": str(root / "state"), **api_settings},
         ),
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(
@@ -40,7 +47,7 @@ def default_resources(data_dir: Path | None = None) -> dict[str, Any]:
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
+    return [trackingmore_extract, trackings_by_created_day, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
@@ -51,6 +58,8 @@ def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definiti
     return dg.Definitions(
         assets=pipeline_assets(),
         asset_checks=pipeline_checks(),
+        jobs=[sync_job],
+        schedules=[sync_every_3_hours],
         resources=dict(resources) if resources is not None else default_resources(),
     )
 

@@ -10,7 +10,6 @@ from typing import Any
 import duckdb
 
 from tm_pipeline.definitions import default_resources
-from tm_pipeline.resources import TrackingMoreResource
 from tm_pipeline.runs import check_outcomes, materialize_all
 
 DEMO_API_KEY = "sandbox-demo-key"
@@ -33,10 +32,9 @@ def run_demo(data_dir: Path, trackings: int = 20_000, seed: int = 42, list_rate_
     from tm_pipeline.sandbox import SandboxConfig, SandboxServer  # the sandbox is only needed here
 
     config = SandboxConfig(trackings=trackings, seed=seed, api_keys=(DEMO_API_KEY,), list_rate_per_s=list_rate_per_s)
-    resources = default_resources(data_dir)
     with SandboxServer(config).running() as sandbox:
-        resources["trackingmore"] = TrackingMoreResource(
-            base_url=sandbox.base_url, api_key=DEMO_API_KEY, list_rate_per_s=list_rate_per_s
+        resources = default_resources(
+            data_dir, base_url=sandbox.base_url, api_key=DEMO_API_KEY, list_rate_per_s=list_rate_per_s
         )
         result = materialize_all(resources, data_dir)
         stats = sandbox.stats()

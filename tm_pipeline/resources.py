@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from tm_pipeline.api.client import TrackingMoreClient
+from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.extract.fetch import RetryPolicy
 from tm_pipeline.landing.lake import Lake
@@ -64,12 +64,18 @@ class TrackingMoreResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     pause_on_429_s: float = 120.0
     max_transient_retries: int = 8
+    state_dir: str = ""  # where the key's request budget is remembered between runs; "" = not at all
 
     def client(self) -> TrackingMoreClient:
         return TrackingMoreClient(self.base_url, self.api_key, timeout_s=self.timeout_s)
 
     def pacer(self) -> Pacer:
-        return Pacer(self.list_rate_per_s)
+        """A pacer that continues where the last run with this key stopped (see Pacer)."""
+        state_file = None
+        if self.state_dir:
+            Path(self.state_dir).mkdir(parents=True, exist_ok=True)
+            state_file = Path(self.state_dir) / f"pacer-{key_fingerprint(self.api_key).removeprefix('key#')}.txt"
+        return Pacer(self.list_rate_per_s, state_file=state_file)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(pause_on_429_s=self.pause_on_429_s, max_transient_retries=self.max_transient_retries)

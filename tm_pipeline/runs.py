@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,13 +12,64 @@ from typing import Any
 import dagster as dg
 
 from tm_pipeline.definitions import pipeline_assets, pipeline_checks
+from tm_pipeline.schedules import SYNC_SELECTION
+
+# Every pool holds one step at a time: `trackingmore_api` because two steps would share one key's
+# 1 request/second, `duckdb_warehouse` because DuckDB takes one writer process.
+DAGSTER_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def dagster_home(data_dir: Path) -> Path:
+    """`<data_dir>/dagster_home`, with the pool limits in its dagster.yaml (written once, then yours to edit).
+
+    Point `DAGSTER_HOME` at it for `dagster dev`, so CLI runs and UI runs share history and pools.
+    """
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return home
 
 
 def instance_for(data_dir: Path) -> dg.DagsterInstance:
-    """A persistent instance in `<data_dir>/dagster_home`, so CLI runs show up in `dagster dev` too."""
-    home = data_dir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.local_temp(tempdir=str(home))
+    return dg.DagsterInstance.from_config(str(dagster_home(data_dir)))
+
+
+PROCESS_TAG = "tm_pipeline/process"  # "<host>:<pid>" of the CLI process running the run in-process
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs whose CLI process was killed, freeing the pool slots they still hold.
+
+    A run killed with SIGKILL cannot release its slot in the `trackingmore_api` pool, and with a
+    limit of 1 every later run would wait for it forever. Only runs started by a process of this
+    host that no longer exists are touched; the extraction they left resumes on the next run.
+    """
+    released = []
+    host = socket.gethostname()
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])):
+        run_host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
+        if run_host != host or not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"its process {pid} ended without finishing the run (killed?)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def materialize_all(
@@ -28,10 +82,15 @@ def materialize_all(
 
     `run_config_ops` maps an asset's op name to its config, e.g. {"trackingmore_extract": {"mode": "full"}}.
     """
+    instance = instance_for(data_dir)
+    for run_id in release_abandoned_runs(instance):
+        logging.getLogger(__name__).warning("released run %s, whose process was killed", run_id)
     return dg.materialize(
         [*pipeline_assets(), *pipeline_checks()],
+        selection=SYNC_SELECTION,
         resources=dict(resources),
-        instance=instance_for(data_dir),
+        instance=instance,
+        tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
         raise_on_error=False,
         run_config={
             "loggers": {"console": {"config": {"log_level": log_level}}},

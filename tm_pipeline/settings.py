@@ -12,6 +12,7 @@ API_KEY_VAR = "TRACKINGMORE_API_KEY"
 BASE_URL_VAR = "TRACKINGMORE_BASE_URL"
 DATA_DIR_VAR = "TM_DATA_DIR"
 LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
+BACKFILL_START_VAR = "TM_BACKFILL_START"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
 PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
@@ -31,3 +32,8 @@ def list_rate_per_s() -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{LIST_RATE_VAR} must be a number of requests per second, got {raw!r}") from None
+
+
+def backfill_start_date() -> str:
+    """First day offered for created-day backfills (YYYY-MM-DD); set it to the account's first day."""
+    return os.environ.get(BACKFILL_START_VAR, "2024-01-01")

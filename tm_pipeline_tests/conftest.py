@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tm_pipeline.definitions import default_resources
-from tm_pipeline.resources import TrackingMoreResource
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 
 SANDBOX_TRACKINGS = 4500  # three 2000-row pages, the last one short
@@ -35,9 +34,7 @@ def sandbox_key(sandbox: SandboxServer) -> str:
 
 
 def sandbox_resources(sandbox: SandboxServer, key: str, data_dir: Path) -> dict:
-    configured = default_resources(data_dir)
-    configured["trackingmore"] = TrackingMoreResource(base_url=sandbox.base_url, api_key=key)
-    return configured
+    return default_resources(data_dir, base_url=sandbox.base_url, api_key=key)
 
 
 @pytest.fixture

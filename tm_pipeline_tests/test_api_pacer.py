@@ -53,3 +53,20 @@ def test_no_rate_means_no_pacing() -> None:
     pacer = Pacer(None, clock=clock, sleep=clock.sleep)
     for _ in range(5):
         assert pacer.wait_turn() == 0.0
+
+
+def test_a_new_pacer_for_the_same_key_honours_the_previous_runs_budget(tmp_path) -> None:
+    clock = FakeClock()
+    wall = {"now": 1_000.0}
+    state = tmp_path / "pacer-key.txt"
+
+    def wall_clock() -> float:
+        return wall["now"] + (clock.now - 100.0)
+
+    first = Pacer(1.0, margin_s=0.0, state_file=state, clock=clock, sleep=clock.sleep, wall_clock=wall_clock)
+    first.wait_turn()
+    first.hold_off(120.0)  # a 429: the account must stay quiet for two minutes, whoever asks next
+
+    clock.now += 30.0
+    second = Pacer(1.0, margin_s=0.0, state_file=state, clock=clock, sleep=clock.sleep, wall_clock=wall_clock)
+    assert round(second.wait_turn(), 6) == 90.0

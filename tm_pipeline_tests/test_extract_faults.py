@@ -11,7 +11,6 @@ import duckdb
 import pytest
 
 from tm_pipeline.definitions import default_resources
-from tm_pipeline.resources import TrackingMoreResource
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.faults import FaultConfig
@@ -35,9 +34,8 @@ def hostile_sandbox():
 
 
 def _run(server: SandboxServer, data_dir: Path) -> None:
-    resources = default_resources(data_dir)
-    resources["trackingmore"] = TrackingMoreResource(
-        base_url=server.base_url, api_key=KEY, list_rate_per_s=RATE_PER_S, page_limit=500,
+    resources = default_resources(
+        data_dir, base_url=server.base_url, api_key=KEY, list_rate_per_s=RATE_PER_S, page_limit=500,
         timeout_s=1.0, pause_on_429_s=1.5, max_transient_retries=10,
     )
     result = materialize_all(resources, data_dir, run_config_ops={"trackingmore_extract": {"overlap_s": 86400.0}})

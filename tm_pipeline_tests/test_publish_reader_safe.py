@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 from tm_pipeline.definitions import default_resources
-from tm_pipeline.resources import TrackingMoreResource
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 
@@ -35,8 +34,7 @@ def test_reader_holding_the_published_file_across_a_run(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     config = SandboxConfig(trackings=1500, seed=9, api_keys=(KEY,), new_trackings_per_day=2000)
     with SandboxServer(config).running() as sandbox:
-        resources = default_resources(data_dir)
-        resources["trackingmore"] = TrackingMoreResource(base_url=sandbox.base_url, api_key=KEY)
+        resources = default_resources(data_dir, base_url=sandbox.base_url, api_key=KEY)
         assert materialize_all(resources, data_dir).success
         published = resources["warehouse"].published_file
 

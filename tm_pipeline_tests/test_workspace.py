@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,3 +44,26 @@ def test_dagster_itself_loads_the_workspace(tmp_path: Path) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert "Validation successful" in completed.stdout + completed.stderr, completed.stderr[-2000:]
+
+
+def test_workspace_has_groups_schedule_pools_and_env_configured_resources() -> None:
+    defs = _definitions_from_workspace()
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {"extract", "load", "models", "publish"} <= groups
+    (schedule,) = defs.schedules
+    assert schedule.cron_schedule == "0 */3 * * *"
+    pools = {asset.op.pool for asset in defs.assets if isinstance(asset, dg.AssetsDefinition)}
+    assert {"trackingmore_api", "duckdb_warehouse"} <= pools
+    assert set(defs.resources) == {"trackingmore", "lake", "warehouse"}
+    assert isinstance(defs.resources["trackingmore"].api_key, dg.EnvVar)  # resolved at run time, never stored
+
+
+def test_a_run_without_the_key_names_the_missing_variable(tmp_path: Path, monkeypatch) -> None:
+    from tm_pipeline.definitions import default_resources
+    from tm_pipeline.runs import materialize_all
+
+    monkeypatch.delenv("TRACKINGMORE_API_KEY", raising=False)
+    with pytest.raises(dg.DagsterError) as raised:
+        materialize_all(default_resources(tmp_path), tmp_path)
+    assert 'environment variable "TRACKINGMORE_API_KEY"' in f"{raised.value} {raised.value.__cause__}"

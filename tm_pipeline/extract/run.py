@@ -77,7 +77,7 @@ class ExtractSummary:
 
 def new_extraction_id() -> str:
     """Sortable by start time, unique across machines."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
 
 
 def sync_state(manifests: Iterable[Manifest]) -> SyncState:

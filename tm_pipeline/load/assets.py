@@ -4,8 +4,9 @@
 import dagster as dg
 
 from tm_pipeline.api.status_codes import SEED_TABLE
-from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_TRACKINGS
+from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
 from tm_pipeline.load.raw_tables import load_raw_tables
+from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.resources import LakeResource, WarehouseResource
 
 RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
@@ -18,30 +19,35 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
     specs=[
         dg.AssetSpec(
             RAW_TRACKINGS,
-            deps=[LAKE_TRACKINGS],
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
             description="One row per tracking (the latest state wins), typed columns; the original JSON is "
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
+            automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
             RAW_CHECKPOINTS,
-            deps=[LAKE_TRACKINGS],
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
+            automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
             RAW_API_CALLS,
-            deps=[LAKE_API_CALLS],
+            deps=[LAKE_API_CALLS, LAKE_BACKFILL],
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
+            automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
             RAW_STATUS_CODES,
             description="The TrackingMore v2 meta.code seed table: type, meaning, category and the pipeline's action.",
             kinds={"duckdb"},
+            automation_condition=dg.AutomationCondition.eager(),
         ),
     ],
     group_name="load",
+    pool=WAREHOUSE_POOL,
 )
 def warehouse_raw_tables(lake: LakeResource, warehouse: WarehouseResource):
     with warehouse.connect() as connection:

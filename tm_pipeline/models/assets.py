@@ -62,6 +62,8 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
         description=model.description or None,
         kinds={"duckdb", "sql"},
         pool=WAREHOUSE_POOL,
+        # Models follow fresh data: when any upstream updates (a sync, a backfilled day), rebuild.
+        automation_condition=dg.AutomationCondition.eager(),
         metadata={
             "dagster/column_schema": _column_schema(model.columns),
             "materialized": model.materialized,

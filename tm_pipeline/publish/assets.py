@@ -16,6 +16,7 @@ def build_publish_asset(model_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=PUBLISHED_WAREHOUSE,
         deps=model_keys,
         group_name="publish",
+        automation_condition=dg.AutomationCondition.eager(),
         kinds={"duckdb"},
         description="The DuckDB file analysts and BI tools open (read-only): an atomic copy of the build.",
     )
