@@ -79,3 +79,9 @@ def test_axis_ticks_are_round_and_cover_the_largest_value(upper: float) -> None:
     ticks = charts.nice_ticks(upper)
     assert ticks[0] == 0 and ticks[-1] >= upper
     assert 2 <= len(ticks) <= 7
+
+
+def test_tooltips_carry_the_counts_behind_a_rate() -> None:
+    series = charts.Series("exception now", [0.25], charts.VERMILLION, ["21 of 84 scanned"])
+    svg = charts.horizontal_bars(["dhl"], [series], "share (%)", charts.percent)
+    assert "<title>dhl — exception now: 25.0% (21 of 84 scanned)</title>" in svg.markup

@@ -18,7 +18,6 @@ ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 GREEN = "#009E73"
-PURPLE = "#CC79A7"
 GREY = "#8C8C8C"
 
 WIDTH = 960  # viewBox units; CSS scales the drawing to the column width
@@ -29,11 +28,19 @@ LONGEST_LABEL_CHARS = 22
 
 @dataclass(frozen=True)
 class Series:
-    """One named, coloured sequence of values aligned with the chart's labels; None is a gap."""
+    """One named, coloured sequence of values aligned with the chart's labels; None is a gap.
+
+    `details`, when given, adds context per value to its tooltip (e.g. "42 of 468 scanned").
+    """
 
     name: str
     values: Sequence[float | None]
     color: str
+    details: Sequence[str] | None = None
+
+    def tooltip(self, label: str, index: int, shown_value: str) -> str:
+        extra = f" ({self.details[index]})" if self.details else ""
+        return escape(f"{label} — {self.name}: {shown_value}{extra}")
 
 
 @dataclass(frozen=True)
@@ -103,10 +110,10 @@ def horizontal_bars(
             if value is None:
                 continue
             y = band_top + index * bar_height
-            tip = f"{label} — {one.name}: {value_format(value)}"
             parts.append(
                 f'<rect class="mark" x="{left}" y="{y:.1f}" width="{max(value * scale, 1):.1f}" '
-                f'height="{bar_height - 2}" fill="{one.color}"><title>{escape(tip)}</title></rect>'
+                f'height="{bar_height - 2}" fill="{one.color}"><title>{one.tooltip(label, row, value_format(value))}'
+                "</title></rect>"
             )
             parts.append(_text(left + value * scale + 4, y + bar_height - 5, value_format(value), "start", "value"))
             marks += 1
@@ -114,7 +121,10 @@ def horizontal_bars(
     return Svg(_frame(height, parts, axis_label, width), marks)
 
 
-def line_chart(x_labels: Sequence[str], series: Sequence[Series], axis_label: str) -> Svg:
+def line_chart(
+    x_labels: Sequence[str], series: Sequence[Series], axis_label: str,
+    value_format: Callable[[float], str] = plain_number,
+) -> Svg:
     """Evenly spaced categories (e.g. weeks) on x; a None value breaks the line instead of faking a zero."""
     if not x_labels:
         return no_data(axis_label)
@@ -150,10 +160,9 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], axis_label: st
         for i, value in enumerate(one.values):
             if value is None:
                 continue
-            tip = f"{x_labels[i]} — {one.name}: {value:.1f}"
             parts.append(
                 f'<circle class="mark" cx="{x_at(i):.1f}" cy="{top + plot_height - value * y_scale:.1f}" r="4" '
-                f'fill="{one.color}"><title>{escape(tip)}</title></circle>'
+                f'fill="{one.color}"><title>{one.tooltip(x_labels[i], i, value_format(value))}</title></circle>'
             )
             marks += 1
     parts.append(_y_axis_title(axis_label, top + plot_height / 2))
@@ -188,10 +197,10 @@ def stacked_columns(x_labels: Sequence[str], series: Sequence[Series], axis_labe
                 continue
             segment_height = value * y_scale
             base -= segment_height
-            tip = f"{label} — {one.name}: {plain_number(value)}"
             parts.append(
                 f'<rect class="mark" x="{x_at(i) - column_width / 2:.1f}" y="{base:.1f}" width="{column_width:.1f}" '
-                f'height="{segment_height:.1f}" fill="{one.color}"><title>{escape(tip)}</title></rect>'
+                f'height="{segment_height:.1f}" fill="{one.color}"><title>{one.tooltip(label, i, plain_number(value))}'
+                "</title></rect>"
             )
             marks += 1
     parts.append(_y_axis_title(axis_label, top + plot_height / 2))

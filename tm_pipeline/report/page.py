@@ -105,6 +105,7 @@ def _delivery_section(data: ReportData, figure: FigureMaker) -> str:
         numeric=range(1, 6),
     )
     weeks = data.delivery_by_week
+    delivered = [f"{w.delivered:,} of {w.shipments:,} shipments delivered so far" for w in weeks]
     week_figure = figure(
         "delivery-days-by-week", "p50 and p90 delivery days by week of first scan",
         "Half of the shipments first scanned in a week were delivered within the p50 line, nine in ten within "
@@ -112,9 +113,10 @@ def _delivery_section(data: ReportData, figure: FigureMaker) -> str:
         "incomplete: only their fast shipments have been delivered yet.",
         charts.line_chart(
             [f"{w.week_start:%Y-%m-%d}" for w in weeks],
-            [charts.Series("p50 (median)", [w.p50_delivery_days for w in weeks], charts.BLUE),
-             charts.Series("p90", [w.p90_delivery_days for w in weeks], charts.ORANGE)],
+            [charts.Series("p50 (median)", [w.p50_delivery_days for w in weeks], charts.BLUE, delivered),
+             charts.Series("p90", [w.p90_delivery_days for w in weeks], charts.ORANGE, delivered)],
             "delivery time (days)",
+            lambda days: f"{days:.1f} days",
         ),
         len(weeks),
     )
@@ -124,8 +126,10 @@ def _delivery_section(data: ReportData, figure: FigureMaker) -> str:
 def _exception_section(data: ReportData, figure: FigureMaker) -> str:
     def rate_chart(name: str, title: str, how: str, rows: list[ExceptionRate]) -> str:
         series = [
-            charts.Series("exception now", [r.exception_rate for r in rows], charts.VERMILLION),
-            charts.Series("ever had an exception", [r.ever_exception_rate for r in rows], charts.SKY),
+            charts.Series("exception now", [r.exception_rate for r in rows], charts.VERMILLION,
+                          [f"{r.exception_shipments:,} of {r.scanned_shipments:,} scanned" for r in rows]),
+            charts.Series("ever had an exception", [r.ever_exception_rate for r in rows], charts.SKY,
+                          [f"{r.ever_exception_shipments:,} of {r.scanned_shipments:,} scanned" for r in rows]),
         ]
         labels = [r.label for r in rows]
         bars = charts.horizontal_bars(labels, series, "share of scanned shipments (%)", charts.percent, HALF_WIDTH)
@@ -154,7 +158,8 @@ def _api_section(data: ReportData, figure: FigureMaker) -> str:
         "results); orange was throttled with 429; red is every other error (auth, billing, 5xx, timeouts).",
         charts.stacked_columns(
             [f"{d.day:%Y-%m-%d}" for d in days],
-            [charts.Series("ok or empty", [d.not_errors for d in days], charts.BLUE),
+            [charts.Series("ok or empty", [d.not_errors for d in days], charts.BLUE,
+                           [f"of {d.calls:,} calls, {d.retries:,} of them retries" for d in days]),
              charts.Series("429 rate-limited", [d.served_429 for d in days], charts.ORANGE),
              charts.Series("other errors", [d.other_errors for d in days], charts.VERMILLION)],
             "calls",

@@ -57,6 +57,7 @@ class ExceptionRate(NamedTuple):
     scanned_shipments: int
     exception_shipments: int
     exception_rate: float
+    ever_exception_shipments: int
     ever_exception_rate: float
 
 
@@ -163,14 +164,15 @@ order by week_start
 """
 
 _EXCEPTIONS_BY_CARRIER = """
-select carrier_code, scanned_shipments, exception_shipments, exception_rate, ever_exception_rate
+select carrier_code, scanned_shipments, exception_shipments, exception_rate, ever_exception_shipments,
+       ever_exception_rate
 from main.exception_rate_by_carrier
 order by exception_rate desc, carrier_code
 """
 
 _EXCEPTIONS_BY_DESTINATION = f"""
 select coalesce(destination_country, 'unknown'), scanned_shipments, exception_shipments, exception_rate,
-       ever_exception_rate
+       ever_exception_shipments, ever_exception_rate
 from (from main.exception_rate_by_destination order by scanned_shipments desc limit {DESTINATIONS_SHOWN})
 order by exception_rate desc, 1
 """
