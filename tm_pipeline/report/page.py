@@ -17,7 +17,7 @@ from tm_pipeline.report.queries import ExceptionRate, ReportData
 
 HALF_WIDTH = 500  # viewBox width of a chart in one of two columns: about its on-screen width in pixels
 
-# (name, title, how to read it, drawing, data rows) -> the <figure>; also records what was drawn
+# (name, title, how to read it, drawing, data rows) -> the <figure>; also records the chart for the summary
 FigureMaker = Callable[[str, str, str, charts.Svg, int], str]
 
 
@@ -25,15 +25,14 @@ FigureMaker = Callable[[str, str, str, charts.Svg, int], str]
 class RenderedChart:
     name: str
     rows: int
-    marks: int
 
 
 def render_page(data: ReportData, generated_at: datetime, source_name: str) -> tuple[str, list[RenderedChart]]:
-    """The whole document, and per chart how many data rows it drew from and how many marks it drew."""
+    """The whole document, and per chart (in page order) how many data rows it was drawn from."""
     rendered: list[RenderedChart] = []
 
     def figure(name: str, title: str, how_to_read: str, svg: charts.Svg, rows: int) -> str:
-        rendered.append(RenderedChart(name, rows, svg.marks))
+        rendered.append(RenderedChart(name, rows))
         return (
             f'<figure class="chart" data-chart="{name}"><figcaption><h3>{escape(title)}</h3>'
             f'<p class="how">{escape(how_to_read)}</p></figcaption>{svg.markup}</figure>'
