@@ -79,6 +79,20 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from tm_pipeline.report import build_report
+
+    data_dir = Path(args.data_dir).resolve()
+    database_path = data_dir / "warehouse.duckdb"
+    if not database_path.exists():
+        print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    summary = build_report(database_path, Path(args.out).resolve() if args.out else data_dir / "report.html")
+    print(summary.path)
+    return EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from tm_pipeline.sandbox.cli import run
 
@@ -118,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
     bench.add_argument("--out", help="also write the results as JSON to this file")
     bench.set_defaults(handler=_bench)
+
+    report = commands.add_parser("report", help="write the metrics as one self-contained HTML dashboard (offline)")
+    report.add_argument("--data-dir", default=str(settings.data_dir()), help="where warehouse.duckdb is")
+    report.add_argument("--out", help="HTML file to write (default: <data-dir>/report.html)")
+    report.set_defaults(handler=_report)
 
     from tm_pipeline.sandbox.cli import add_arguments
 
