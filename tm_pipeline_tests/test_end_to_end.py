@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.runs import check_outcomes, materialize_all
 from tm_pipeline.sandbox import SandboxServer
 from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
@@ -76,49 +76,10 @@ def test_ledger_records_every_call_without_the_key(pipeline_run, resources: dict
     assert all(api_key not in params for *_, params in rows)
 
 
-MART_GROUPS = {
-    "delivery_time_by_carrier": ("carrier_code",),
-    "delivery_time_by_lane": ("original_country", "destination_country"),
-    "delivery_time_by_week": ("week_start",),
-    "exception_rate_by_carrier": ("carrier_code",),
-    "exception_rate_by_destination": ("destination_country",),
-    "exception_rate_by_week": ("week_start",),
-}
-
-
-def _plain(value: object) -> object:
-    """DuckDB/pandas scalars as the plain Python values the sandbox truth uses."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if hasattr(value, "item"):
-        value = value.item()
-    return value
-
-
-def _same(actual: object, expected: object) -> bool:
-    if isinstance(expected, float) and isinstance(actual, (int, float)):
-        return math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-12)
-    return actual == expected
-
-
 @pytest.mark.parametrize("mart", sorted(MART_GROUPS))
 def test_mart_equals_the_sandbox_ground_truth(pipeline_run, resources: dict, sandbox: SandboxServer, mart: str) -> None:
-    expected = {tuple(row[c] for c in MART_GROUPS[mart]): row for row in sandbox.expected_metrics()[mart]}
     with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
-        cursor = connection.execute(f"SELECT * FROM main.{mart}")
-        names = [d[0] for d in cursor.description]
-        actual_rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    actual = {tuple(_plain(row[c]) for c in MART_GROUPS[mart]): row for row in actual_rows}
-    assert sorted(actual, key=repr) == sorted(expected, key=repr)
-    mismatches = [
-        (group, column, actual[group][column], value)
-        for group, row in expected.items()
-        for column, value in row.items()
-        if not _same(_plain(actual[group][column]), value)
-    ]
-    assert mismatches == []
+        assert mart_mismatches(connection, mart, sandbox.expected_metrics()[mart]) == []
 
 
 def test_each_page_reports_progress_as_dagster_metadata(pipeline_run) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-from tm_pipeline.bench.sandbox_process import BENCH_KEY, sandbox_process, sandbox_stats
+from tm_pipeline.bench.sandbox_process import BENCH_KEY, sandbox_process, sandbox_stats, sandbox_truth
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
-SECTIONS = ("pacing", "throughput", "memory", "models")
+SECTIONS = ("pacing", "throughput", "correctness", "memory", "models")
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -70,6 +71,27 @@ def bench_throughput(trackings: int, log: Callable[[str], None]) -> dict[str, An
     }
 
 
+def bench_correctness(trackings: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Extract, load and build every model on `trackings`, then compare each mart with the truth."""
+    import duckdb
+
+    from tm_pipeline.models.bench import rebuild_seconds
+
+    with tempfile.TemporaryDirectory() as tmp, sandbox_process(trackings, 0.0) as base_url:
+        log(f"correctness: every mart against the sandbox's ground truth on {trackings:,} trackings")
+        _worker(base_url, Path(tmp), load=True)
+        build_s = rebuild_seconds(Path(tmp) / "warehouse.duckdb")
+        truth = sandbox_truth(base_url)
+        with duckdb.connect(str(Path(tmp) / "warehouse.duckdb"), read_only=True) as connection:
+            problems = {mart: mart_mismatches(connection, mart, truth[mart]) for mart in MART_GROUPS}
+    return {
+        "trackings": trackings,
+        "models_build_s": build_s,
+        "marts_equal_to_truth": {mart: not found for mart, found in problems.items()},
+        "first_differences": [p for found in problems.values() for p in found][:5],
+    }
+
+
 def bench_memory(sizes: tuple[int, ...], log: Callable[[str], None],
                  keep_largest: Path | None = None) -> dict[str, Any]:
     """Peak RSS of the extraction process at each size; memory must not grow with the row count."""
@@ -104,6 +126,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         results["pacing"] = bench_pacing(pages, log)
     if "throughput" in sections:
         results["throughput"] = bench_throughput(throughput_trackings, log)
+    if "correctness" in sections:
+        results["correctness"] = bench_correctness(min(memory_sizes), log)
     if "memory" in sections or "models" in sections:
         with tempfile.TemporaryDirectory() as tmp:
             largest = Path(tmp)

@@ -39,6 +39,15 @@ def sandbox_process(trackings: int, list_rate_per_s: float, seed: int = 42) -> I
         process.wait(timeout=30)
 
 
-def sandbox_stats(base_url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(base_url.removesuffix("/v2") + "/_sandbox/stats", timeout=10) as response:
+def _admin(base_url: str, path: str) -> Any:
+    with urllib.request.urlopen(base_url.removesuffix("/v2") + path, timeout=600) as response:
         return json.loads(response.read())
+
+
+def sandbox_stats(base_url: str) -> dict[str, Any]:
+    return _admin(base_url, "/_sandbox/stats")
+
+
+def sandbox_truth(base_url: str) -> dict[str, list[dict[str, Any]]]:
+    """The sandbox's expected marts, computed by its own code from its own state."""
+    return _admin(base_url, "/_sandbox/truth")
