@@ -102,10 +102,22 @@ def _sandbox(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tm-pipeline",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "TrackingMore shipment trackings -> Parquet -> DuckDB -> delivery-time and exception-rate metrics. "
-            "Start with `tm-pipeline demo` (no account needed: it runs a local TrackingMore sandbox)."
+            "TrackingMore shipment trackings -> Parquet lake -> DuckDB -> delivery-time and exception-rate\n"
+            "metrics, with every API status code and data test judged by Dagster asset checks."
         ),
+        epilog=f"""\
+typical use:
+  tm-pipeline demo                  try it: a local TrackingMore sandbox, no account needed
+  tm-pipeline report                then open data/report.html
+  export {settings.API_KEY_VAR}=... {settings.BASE_URL_VAR}={settings.PRODUCTION_BASE_URL}
+  tm-pipeline sync                  a headless incremental sync (cron, CI, Airflow...)
+  dagster dev -w workspace.yaml     or the Dagster UI: schedule every 3 h, backfills, checks
+
+data goes to ${settings.DATA_DIR_VAR} (default ./data); analysts open data/warehouse.duckdb read-only.
+exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (do not retry),
+4 API unavailable (retry later). Docs: README.md and docs/.""",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
