@@ -14,8 +14,8 @@ import dagster as dg
 from tm_pipeline.definitions import pipeline_assets, pipeline_checks
 from tm_pipeline.schedules import SYNC_SELECTION
 
-# Every pool holds one step at a time: `trackingmore_api` because two steps would share one key's
-# 1 request/second, `duckdb_warehouse` because DuckDB takes one writer process.
+# Every pool holds one step at a time: a key's `trackingmore_api_<fingerprint>` because two steps
+# would share its 1 request/second, `duckdb_warehouse` because DuckDB takes one writer process.
 DAGSTER_YAML = """\
 concurrency:
   pools:
@@ -46,7 +46,7 @@ PROCESS_TAG = "tm_pipeline/process"  # "<host>:<pid>" of the CLI process running
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail the runs whose CLI process was killed, freeing the pool slots they still hold.
 
-    A run killed with SIGKILL cannot release its slot in the `trackingmore_api` pool, and with a
+    A run killed with SIGKILL cannot release its slot in the API key's pool, and with a
     limit of 1 every later run would wait for it forever. Only runs started by a process of this
     host that no longer exists are touched; the extraction they left resumes on the next run.
     """

@@ -37,3 +37,15 @@ def list_rate_per_s() -> float:
 def backfill_start_date() -> str:
     """First day offered for created-day backfills (YYYY-MM-DD); set it to the account's first day."""
     return os.environ.get(BACKFILL_START_VAR, "2024-01-01")
+
+
+def api_pool() -> str:
+    """The Dagster concurrency pool of the configured API key: `trackingmore_api_<fingerprint>`.
+
+    The 1 request/second belongs to the key, so every step that spends it runs in that key's pool
+    (limit 1); deployments with several accounts get one pool each. Named by fingerprint, never by key.
+    """
+    from tm_pipeline.api.client import key_fingerprint
+
+    api_key = os.environ.get(API_KEY_VAR)
+    return f"trackingmore_api_{key_fingerprint(api_key).removeprefix('key#')}" if api_key else "trackingmore_api"

@@ -54,7 +54,7 @@ def test_workspace_has_groups_schedule_pools_and_env_configured_resources() -> N
     (schedule,) = defs.schedules
     assert schedule.cron_schedule == "0 */3 * * *"
     pools = {asset.op.pool for asset in defs.assets if isinstance(asset, dg.AssetsDefinition)}
-    assert {"trackingmore_api", "duckdb_warehouse"} <= pools
+    assert "duckdb_warehouse" in pools and any(str(pool).startswith("trackingmore_api") for pool in pools)
     assert set(defs.resources) == {"trackingmore", "lake", "warehouse"}
     assert isinstance(defs.resources["trackingmore"].api_key, dg.EnvVar)  # resolved at run time, never stored
 

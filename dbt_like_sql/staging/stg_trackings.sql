@@ -13,7 +13,7 @@ select
     updated_at,
     archived,
     order_id,
-    run_id,
+    extraction_id,
     page,
     fetched_at
 from {{ source('raw', 'trackings') }}

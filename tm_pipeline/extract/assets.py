@@ -16,8 +16,8 @@ LAKE_TRACKINGS = dg.AssetKey(["lake", "trackings"])
 LAKE_API_CALLS = dg.AssetKey(["lake", "api_calls"])
 LAKE_BACKFILL = dg.AssetKey(["lake", "trackings_by_created_day"])
 
-# One pool per API account: two runs must never spend the same key's 1 request/second at once.
-TRACKINGMORE_POOL = "trackingmore_api"
+# One pool per API key: two runs must never spend the same key's 1 request/second at once.
+TRACKINGMORE_POOL = settings.api_pool()
 
 
 class ExtractConfig(dg.Config):

@@ -139,11 +139,11 @@ class PageFetcher:
         )
         calls.append(record)
         ledger.count(record)
-        return _judge(result, LIST_ENDPOINT, page, self.client.key_fingerprint), list_page
+        where = f"GET {LIST_ENDPOINT} page {page} with {params}"  # params never hold the key (it is a header)
+        return _judge(result, where, self.client.key_fingerprint), list_page
 
 
-def _judge(result: Attempt, endpoint: str, page: int | None, key_fingerprint: str) -> Attempt:
-    where = f"GET {endpoint} page {page}"
+def _judge(result: Attempt, where: str, key_fingerprint: str) -> Attempt:
     if result.failure is not None:
         raise TransientApiError(f"{where}: {result.failure} (HTTP status {result.http_status})")
     status = classify(result.code)  # type: ignore[arg-type]  # code is set whenever failure is None

@@ -31,7 +31,7 @@ TRACKINGS_SCHEMA = pa.schema(
         pa.field("archived", pa.bool_()),
         pa.field("order_id", pa.string()),
         pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("extraction_id", pa.string(), nullable=False),
         pa.field("page", pa.int32(), nullable=False),
         pa.field("fetched_at", UTC_US, nullable=False),
     ]
@@ -80,7 +80,9 @@ def _as_bool(value: Any) -> bool | None:
     return str(value).strip().lower() == "true"
 
 
-def items_to_table(raw_items: list[msgspec.Raw], run_id: str, page: int, fetched_at: datetime) -> pa.Table:
+def items_to_table(
+    raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
+) -> pa.Table:
     """One page of items (each the exact JSON bytes sent) as a table in TRACKINGS_SCHEMA.
 
     Raises ValueError naming the page and item when an item is not an object or has no `id`.
@@ -100,7 +102,7 @@ def items_to_table(raw_items: list[msgspec.Raw], run_id: str, page: int, fetched
     columns["updated_at"] = _iso_timestamps([item.updated_at for item in items])
     columns["archived"] = pa.array([_as_bool(item.archived) for item in items], pa.bool_())
     columns["raw_json"] = pa.array([bytes(raw) for raw in raw_items], pa.binary()).cast(pa.string())
-    columns["run_id"] = pa.array([run_id] * n, pa.string())
+    columns["extraction_id"] = pa.array([extraction_id] * n, pa.string())
     columns["page"] = pa.array([page] * n, pa.int32())
     columns["fetched_at"] = pa.array([fetched_at] * n, UTC_US)
     return pa.Table.from_pydict(columns, schema=TRACKINGS_SCHEMA)

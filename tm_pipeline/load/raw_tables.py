@@ -36,24 +36,26 @@ _LEGS_TYPE = (
 _TRACKINGS_SQL = """
 CREATE OR REPLACE TABLE raw.trackings AS
 WITH winners AS (
-    SELECT tracking_id, run_id, page FROM {source}
+    SELECT tracking_id, extraction_id, page FROM {source}
     QUALIFY row_number() OVER (
         PARTITION BY tracking_id ORDER BY updated_at DESC NULLS LAST, fetched_at DESC, page DESC
     ) = 1
 )
 SELECT landed.* EXCLUDE (raw_json) FROM {source} AS landed
 SEMI JOIN winners
-    ON landed.tracking_id = winners.tracking_id AND landed.run_id = winners.run_id AND landed.page = winners.page
+    ON landed.tracking_id = winners.tracking_id
+    AND landed.extraction_id = winners.extraction_id
+    AND landed.page = winners.page
 """
 
-_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS run_id, NULL::INTEGER AS page, " \
+_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
 # The latest JSON of every tracking, read from the lake where it is stored.
 _TRACKING_JSON_SQL = """
 SELECT landed.tracking_id, landed.raw_json FROM {source} AS landed
 SEMI JOIN raw.trackings AS kept
-    ON landed.tracking_id = kept.tracking_id AND landed.run_id = kept.run_id AND landed.page = kept.page
+    ON landed.tracking_id = kept.tracking_id AND landed.extraction_id = kept.extraction_id AND landed.page = kept.page
 """
 
 # Each item's JSON is parsed once for both legs; absent or null legs simply yield no rows.

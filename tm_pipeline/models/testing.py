@@ -52,7 +52,7 @@ def tracking_row(tracking_id: str, **overrides: Any) -> dict[str, Any]:
         "created_at": FETCHED_AT,
         "archived": False,
         "raw_json": "{}",
-        "run_id": "run-1",
+        "extraction_id": "extraction-1",
         "page": 1,
         "fetched_at": FETCHED_AT,
     }

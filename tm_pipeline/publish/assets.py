@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.publish.snapshot import publish_snapshot
 from tm_pipeline.resources import WarehouseResource
 
@@ -16,6 +17,7 @@ def build_publish_asset(model_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=PUBLISHED_WAREHOUSE,
         deps=model_keys,
         group_name="publish",
+        pool=WAREHOUSE_POOL,
         automation_condition=dg.AutomationCondition.eager(),
         kinds={"duckdb"},
         description="The DuckDB file analysts and BI tools open (read-only): an atomic copy of the build.",
