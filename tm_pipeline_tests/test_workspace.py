@@ -67,3 +67,13 @@ def test_a_run_without_the_key_names_the_missing_variable(tmp_path: Path, monkey
     with pytest.raises(dg.DagsterError) as raised:
         materialize_all(default_resources(tmp_path), tmp_path)
     assert 'environment variable "TRACKINGMORE_API_KEY"' in f"{raised.value} {raised.value.__cause__}"
+
+
+def test_every_asset_is_described_and_tables_carry_column_docs() -> None:
+    graph = _definitions_from_workspace().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key.to_user_string()} has no description"
+        if key.path[0] not in ("published_warehouse", "lake") or key.path[-1] in ("trackings", "api_calls"):
+            schema = node.metadata.get("dagster/column_schema")
+            assert schema is not None and all(column.description for column in schema.columns), key

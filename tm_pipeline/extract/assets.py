@@ -7,6 +7,8 @@ import dagster as dg
 
 from tm_pipeline import settings
 from tm_pipeline.extract.fetch import PageFetcher
+from tm_pipeline.extract.ledger import LEDGER_SCHEMA
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, column_schema
 from tm_pipeline.extract.run import ExtractSummary, PageProgress, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, created_day_window, full_window, incremental_windows
 from tm_pipeline.landing.lake import Lake
@@ -93,11 +95,13 @@ def _metadata(summaries: list[ExtractSummary]) -> dict:
             description="Every tracking returned by GET /v2/trackings/get, one Parquet file per page, "
             "typed columns plus the item's original JSON.",
             kinds={"parquet"},
+            metadata={"dagster/column_schema": column_schema(TRACKINGS_SCHEMA)},
         ),
         dg.AssetSpec(
             LAKE_API_CALLS,
             description="The ledger: one row per HTTP attempt (status, meta.code, latency, rows), never the key.",
             kinds={"parquet"},
+            metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
         ),
     ],
     group_name="extract",

@@ -12,29 +12,29 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from tm_pipeline.extract.page_table import UTC_US
+from tm_pipeline.extract.page_table import UTC_US, described
 
 LEDGER_SCHEMA = pa.schema(
     [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("extraction_id", pa.string(), nullable=False),
-        pa.field("window_key", pa.string(), nullable=False),
-        pa.field("call_seq", pa.int32(), nullable=False),
-        pa.field("requested_at", UTC_US, nullable=False),
-        pa.field("endpoint", pa.string(), nullable=False),
-        pa.field("page", pa.int32()),
-        pa.field("params_json", pa.string()),
-        pa.field("http_status", pa.int32()),
-        pa.field("meta_code", pa.int32()),
-        pa.field("meta_type", pa.string()),
-        pa.field("meta_message", pa.string()),
-        pa.field("failure", pa.string()),
-        pa.field("attempt", pa.int32(), nullable=False),
-        pa.field("wait_before_s", pa.float64()),
-        pa.field("latency_ms", pa.float64()),
-        pa.field("response_bytes", pa.int64()),
-        pa.field("rows", pa.int32()),
-        pa.field("total_reported", pa.int64()),
+        described("run_id", pa.string(), "The Dagster run that made the call.", nullable=False),
+        described("extraction_id", pa.string(), "The extraction the call belongs to.", nullable=False),
+        described("window_key", pa.string(), "full, updated, created or created_day=<date>.", nullable=False),
+        described("call_seq", pa.int32(), "Order of the call in its extraction.", nullable=False),
+        described("requested_at", UTC_US, "When the attempt was sent (UTC).", nullable=False),
+        described("endpoint", pa.string(), "API path, e.g. /trackings/get.", nullable=False),
+        described("page", pa.int32(), "List page requested."),
+        described("params_json", pa.string(), "Query parameters sent (never the key)."),
+        described("http_status", pa.int32(), "HTTP status; null when no response arrived."),
+        described("meta_code", pa.int32(), "v2 meta.code; null when the body was not a v2 envelope."),
+        described("meta_type", pa.string(), "v2 meta.type."),
+        described("meta_message", pa.string(), "v2 meta.message."),
+        described("failure", pa.string(), "timeout, connection, truncated or not_json when there was no envelope."),
+        described("attempt", pa.int32(), "1 for the first try of a page, 2+ for retries.", nullable=False),
+        described("wait_before_s", pa.float64(), "Seconds the pacer waited before this attempt."),
+        described("latency_ms", pa.float64(), "Milliseconds to the whole response."),
+        described("response_bytes", pa.int64(), "Body size in bytes."),
+        described("rows", pa.int32(), "Trackings in the page."),
+        described("total_reported", pa.int64(), "The `total` the API reported for the query."),
     ]
 )
 

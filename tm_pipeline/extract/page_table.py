@@ -11,31 +11,52 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import dagster as dg
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 UTC_US = pa.timestamp("us", tz="UTC")
 
+def described(name: str, arrow_type: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
+    """A field that carries its own documentation, into Parquet and Dagster's column metadata."""
+    return pa.field(name, arrow_type, nullable=nullable, metadata={"description": description})
+
+
 TRACKINGS_SCHEMA = pa.schema(
     [
-        pa.field("tracking_id", pa.string(), nullable=False),
-        pa.field("tracking_number", pa.string()),
-        pa.field("carrier_code", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("substatus", pa.string()),
-        pa.field("original_country", pa.string()),
-        pa.field("destination_country", pa.string()),
-        pa.field("created_at", UTC_US),
-        pa.field("updated_at", UTC_US),
-        pa.field("archived", pa.bool_()),
-        pa.field("order_id", pa.string()),
-        pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("extraction_id", pa.string(), nullable=False),
-        pa.field("page", pa.int32(), nullable=False),
-        pa.field("fetched_at", UTC_US, nullable=False),
+        described("tracking_id", pa.string(), "TrackingMore's 32-hex id of the tracking (`id`).", nullable=False),
+        described("tracking_number", pa.string(), "The carrier's tracking number."),
+        described("carrier_code", pa.string(), "TrackingMore courier code, e.g. 'ups', 'china-ems'."),
+        described("status", pa.string(), "Package status as sent (pending, transit, delivered, ...)."),
+        described("substatus", pa.string(), "Sub-status as sent, e.g. 'delivered001'; often null."),
+        described("original_country", pa.string(), "Origin country name as sent."),
+        described("destination_country", pa.string(), "Destination country name; null when absent."),
+        described("created_at", UTC_US, "When the tracking was created at TrackingMore (UTC)."),
+        described("updated_at", UTC_US, "Last refresh at TrackingMore (UTC); null if never refreshed."),
+        described("archived", pa.bool_(), "Archived flag."),
+        described("order_id", pa.string(), "Merchant order id, when given."),
+        described("raw_json", pa.string(), "The item exactly as the API sent it (original bytes).", nullable=False),
+        described("extraction_id", pa.string(), "The extraction whose page carried this row.", nullable=False),
+        described("page", pa.int32(), "The list page it came from.", nullable=False),
+        described("fetched_at", UTC_US, "When the page arrived (UTC).", nullable=False),
     ]
 )
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    """Dagster column metadata from a described Arrow schema."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                field.name,
+                str(field.type),
+                description=(field.metadata or {}).get(b"description", b"").decode(),
+            )
+            for field in schema
+        ]
+    )
+
 
 class ItemFields(msgspec.Struct, gc=False):
     """The fields of a tracking that get typed columns; `Any` because the API is loose about types."""

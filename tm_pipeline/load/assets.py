@@ -5,7 +5,14 @@ import dagster as dg
 
 from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
-from tm_pipeline.load.raw_tables import load_raw_tables
+from tm_pipeline.extract.ledger import LEDGER_SCHEMA
+from tm_pipeline.extract.page_table import column_schema
+from tm_pipeline.load.raw_tables import (
+    CHECKPOINTS_SCHEMA,
+    RAW_TRACKINGS_SCHEMA,
+    STATUS_CODES_SCHEMA,
+    load_raw_tables,
+)
 from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.resources import LakeResource, WarehouseResource
 
@@ -23,6 +30,7 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
             description="One row per tracking (the latest state wins), typed columns; the original JSON is "
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
+            metadata={"dagster/column_schema": column_schema(RAW_TRACKINGS_SCHEMA)},
             automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
@@ -30,6 +38,7 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
             deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
+            metadata={"dagster/column_schema": column_schema(CHECKPOINTS_SCHEMA)},
             automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
@@ -37,12 +46,14 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
             deps=[LAKE_API_CALLS, LAKE_BACKFILL],
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
+            metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
             automation_condition=dg.AutomationCondition.eager(),
         ),
         dg.AssetSpec(
             RAW_STATUS_CODES,
             description="The TrackingMore v2 meta.code seed table: type, meaning, category and the pipeline's action.",
             kinds={"duckdb"},
+            metadata={"dagster/column_schema": column_schema(STATUS_CODES_SCHEMA)},
             automation_condition=dg.AutomationCondition.eager(),
         ),
     ],

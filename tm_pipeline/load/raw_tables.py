@@ -19,8 +19,37 @@ import pyarrow as pa
 
 from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, described
 from tm_pipeline.landing.lake import Lake
+
+# raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
+RAW_TRACKINGS_SCHEMA = TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json"))
+
+# The shape of raw.checkpoints, produced by _CHECKPOINTS_SQL below.
+CHECKPOINTS_SCHEMA = pa.schema(
+    [
+        described("tracking_id", pa.string(), "The tracking the scan event belongs to."),
+        described("leg", pa.string(), "'origin' (origin_info) or 'destination' (destination_info)."),
+        described("position", pa.int32(), "Index in trackinfo as sent; 0 is the first, which the API orders newest."),
+        described("checkpoint_date", pa.string(), "`Date` as sent: courier-local time, no zone."),
+        described("checkpoint_status", pa.string(), "`checkpoint_status` as sent (may be mixed case)."),
+        described("substatus", pa.string(), "Checkpoint sub-status as sent."),
+        described("status_description", pa.string(), "`StatusDescription`, in the courier's language."),
+        described("details", pa.string(), "`Details`, usually a location."),
+        described("item_node", pa.string(), "`ItemNode`: the milestone this checkpoint set, if any."),
+    ]
+)
+
+STATUS_CODES_SCHEMA = pa.schema(
+    [
+        described("code", pa.int32(), "v2 meta.code (or HTTP status)."),
+        described("type", pa.string(), "meta.type the API sends with it."),
+        described("meaning", pa.string(), "What it means."),
+        described("category", pa.string(), "How checks judge it: ok, empty, rate_limited, transient, auth, ..."),
+        described("action", pa.string(), "What the extractor does: accept, pause, retry, stop, ..."),
+        described("what_to_do", pa.string(), "The advice the pipeline gives when it stops on it."),
+    ]
+)
 
 _CHECKPOINTS_TYPE = (
     '[{"Date":"VARCHAR","checkpoint_status":"VARCHAR","substatus":"VARCHAR",'
@@ -87,15 +116,16 @@ FROM checkpoints
 def status_codes_table() -> pa.Table:
     """The seed table of API codes as data, so SQL judges codes exactly as the extractor acts on them."""
     entries = sorted(SEED_TABLE.values(), key=lambda entry: entry.code)
-    return pa.table(
+    return pa.Table.from_pydict(
         {
-            "code": pa.array([e.code for e in entries], pa.int32()),
+            "code": [e.code for e in entries],
             "type": [e.type for e in entries],
             "meaning": [e.meaning for e in entries],
             "category": [e.category.value for e in entries],
             "action": [e.action.value for e in entries],
             "what_to_do": [e.what_to_do for e in entries],
-        }
+        },
+        schema=STATUS_CODES_SCHEMA,
     )
 
 

@@ -9,15 +9,7 @@ from typing import Any
 import duckdb
 
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
-from tm_pipeline.load.raw_tables import status_codes_table
-
-# Checkpoints are produced by SQL in the load step, so their shape is written out here; the other
-# raw tables take their shape from the same Arrow schemas the extractor lands.
-CHECKPOINTS_DDL = """
-    tracking_id varchar, leg varchar, position integer, checkpoint_date varchar,
-    checkpoint_status varchar, substatus varchar, status_description varchar, details varchar,
-    item_node varchar"""
+from tm_pipeline.load.raw_tables import CHECKPOINTS_SCHEMA, RAW_TRACKINGS_SCHEMA, status_codes_table
 
 FETCHED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -25,10 +17,11 @@ FETCHED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 def create_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
     """Empty raw tables typed exactly as the load step writes them (status codes filled in)."""
     connection.execute("create schema if not exists raw")
-    for table, schema in (("trackings", TRACKINGS_SCHEMA), ("api_calls", LEDGER_SCHEMA)):
+    for table, schema in (
+        ("trackings", RAW_TRACKINGS_SCHEMA), ("api_calls", LEDGER_SCHEMA), ("checkpoints", CHECKPOINTS_SCHEMA)
+    ):
         connection.register(f"empty_{table}", schema.empty_table())
         connection.execute(f"create or replace table raw.{table} as select * from empty_{table}")
-    connection.execute(f"create or replace table raw.checkpoints ({CHECKPOINTS_DDL})")
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("create or replace table raw.status_codes as select * from seed_status_codes")
 
@@ -51,7 +44,6 @@ def tracking_row(tracking_id: str, **overrides: Any) -> dict[str, Any]:
         "destination_country": "United States",
         "created_at": FETCHED_AT,
         "archived": False,
-        "raw_json": "{}",
         "extraction_id": "extraction-1",
         "page": 1,
         "fetched_at": FETCHED_AT,
