@@ -21,7 +21,7 @@ class Pacer:
     def __init__(
         self,
         rate_per_s: float | None,
-        margin_s: float = 0.005,
+        margin_s: float = 0.010,
         state_file: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
