@@ -35,7 +35,10 @@ class RetryPolicy:
 
 
 class _RetryBudget:
-    """Per-page retry accounting: 429 pauses and transient retries are budgeted separately."""
+    """Per-page retry accounting: 429 pauses and transient retries are budgeted separately.
+
+    Tenacity asks for the wait before it asks whether to stop, so each failure is counted in wait_s.
+    """
 
     def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
         self.policy = policy
@@ -43,18 +46,19 @@ class _RetryBudget:
         self.transient = 0
         self.rate_limited = 0
 
-    def stop(self, state: RetryCallState) -> bool:
-        if isinstance(_error(state), RateLimitedError):
-            self.rate_limited += 1
-            return self.rate_limited > self.policy.max_429_pauses
-        self.transient += 1
-        return self.transient > self.policy.max_transient_retries
-
     def wait_s(self, state: RetryCallState) -> float:
         if isinstance(_error(state), RateLimitedError):
+            self.rate_limited += 1
             return self.policy.pause_on_429_s
+        self.transient += 1
         ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (self.transient - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter": never 0, never in lockstep
+
+    def stop(self, state: RetryCallState) -> bool:
+        return (
+            self.rate_limited > self.policy.max_429_pauses
+            or self.transient > self.policy.max_transient_retries
+        )
 
 
 def _error(state: RetryCallState) -> BaseException | None:
