@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -101,6 +102,19 @@ def _as_bool(value: Any) -> bool | None:
     return str(value).strip().lower() == "true"
 
 
+def _raw_json_column(raw_items: list[msgspec.Raw]) -> pa.Array:
+    """The items' original bytes as one string array, built from a single joined buffer and offsets
+    instead of one bytes object per item (a third of the cost on a multi-megabyte page)."""
+    lengths = np.fromiter(map(len, raw_items), dtype=np.int32, count=len(raw_items))
+    offsets = np.zeros(len(raw_items) + 1, dtype=np.int32)  # a page is far below 2 GiB
+    np.cumsum(lengths, out=offsets[1:])
+    column = pa.Array.from_buffers(
+        pa.string(), len(raw_items), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raw_items))]
+    )
+    column.validate(full=True)  # UTF-8 and offsets checked, as pa.array would have
+    return column
+
+
 def items_to_table(
     raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
 ) -> pa.Table:
@@ -122,7 +136,7 @@ def items_to_table(
     columns["created_at"] = _iso_timestamps([item.created_at for item in items])
     columns["updated_at"] = _iso_timestamps([item.updated_at for item in items])
     columns["archived"] = pa.array([_as_bool(item.archived) for item in items], pa.bool_())
-    columns["raw_json"] = pa.array([bytes(raw) for raw in raw_items], pa.binary()).cast(pa.string())
+    columns["raw_json"] = _raw_json_column(raw_items)
     columns["extraction_id"] = pa.array([extraction_id] * n, pa.string())
     columns["page"] = pa.array([page] * n, pa.int32())
     columns["fetched_at"] = pa.array([fetched_at] * n, UTC_US)
