@@ -89,3 +89,12 @@ def test_each_page_reports_progress_as_dagster_metadata(pipeline_run) -> None:
     pages = [(m["page"].value, m["pages_expected"].value, m["rows"].value) for m in observations]
     assert pages == [(1, 3, 2000), (2, 3, 4000), (3, 3, 4500)]
     assert all(m["eta_s"].value >= 0 and m["rows_per_s"].value > 0 for m in observations)
+
+
+def test_data_as_of_says_how_fresh_the_published_data_is(pipeline_run, resources: dict) -> None:
+    ((trackings, fetched, newest_fetch),) = _query(
+        resources,
+        "SELECT d.trackings, d.data_as_of, (SELECT max(fetched_at) FROM raw.trackings) FROM main.data_as_of AS d",
+    )
+    assert trackings == 4500
+    assert fetched is not None and fetched == newest_fetch
