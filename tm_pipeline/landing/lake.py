@@ -5,7 +5,7 @@ rewritten the same way after each page. A resumed extraction trusts exactly the 
 lists, so a killed run never refetches what it committed.
 
     <root>/trackings/window=<key>/extraction=<id>/page-000001.parquet
-    <root>/api_calls/extraction=<id>/calls-page-000001.parquet
+    <root>/api_calls/extraction=<id>/calls-00000001-page-000001.parquet
     <root>/manifests/<id>.json
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 RUNNING, COMPLETE, FAILED, REPLACED = "running", "complete", "failed", "replaced"
@@ -125,11 +126,13 @@ class Lake:
         return path
 
     def commit_calls(self, extraction_id: str, calls: pa.Table, part: str) -> None:
-        """Ledger rows are kept for every extraction, replaced or not: they are the evidence."""
+        """Ledger rows are kept for every extraction, replaced or not: they are the evidence.
+
+        A file is named by its first `call_seq`, which an extraction never reuses, so a resumed
+        run's files cannot overwrite an earlier run's."""
         if calls.num_rows:
-            existing = len(list((self.root / "api_calls" / f"extraction={extraction_id}").glob(f"calls-{part}*")))
-            suffix = f"-{existing}" if existing else ""
-            path = self.root / "api_calls" / f"extraction={extraction_id}" / f"calls-{part}{suffix}.parquet"
+            first_call = pc.min(calls["call_seq"]).as_py()
+            path = self.root / "api_calls" / f"extraction={extraction_id}" / f"calls-{first_call:08d}-{part}.parquet"
             _write_parquet_atomically(path, calls)
 
     def replace_earlier(self, manifest: Manifest) -> list[str]:
