@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.models.checks import SEVERITY
 from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
@@ -263,9 +264,7 @@ def build_ledger_checks(
                 asset_key=asset_key,
                 check_name=check.name,
                 passed=verdict.passed,
-                severity=dg.AssetCheckSeverity.ERROR
-                if verdict.severity == "error"
-                else dg.AssetCheckSeverity.WARN,
+                severity=SEVERITY[verdict.severity],
                 metadata={
                     **verdict.metadata,
                     "severity": verdict.severity,
