@@ -72,7 +72,8 @@ def test_faulty_moving_source_ends_equal_to_truth_after_run_and_successor(
     assert len(landed) == len(truth), "trackings lost or invented"
     stale = [tid for tid, updated in landed if truth[tid] != updated]
     assert stale == [], f"{len(stale)} trackings are older in DuckDB than in the sandbox"
-    assert faults_first_run.get("burst_429") == 1 and faults_first_run.get("timeout", 0) >= 0
+    assert faults_first_run.get("burst_429") == 1
+    assert sum(faults_first_run.values()) > 1, "the first run must have met faults besides the 429 burst"
 
     served = hostile_sandbox.stats()["faults"]
     recorded = {
