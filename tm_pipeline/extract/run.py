@@ -10,14 +10,12 @@ next run's overlap recovers it.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -159,7 +157,7 @@ def _walk_pages(
     """
     page_limit = int(manifest.params["limit"])
     first_page = page = max(manifest.pages, default=0) + 1
-    with _cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
         next_fetch: Future[FetchedPage] | None = prefetcher.submit(
             fetcher.fetch, {**manifest.params, "page": page}, page, ledger
         )
@@ -196,19 +194,6 @@ def _keep_calls_of_abandoned(fetch: Future[FetchedPage], ledger: Ledger) -> None
     """A page fetched while the run failed is not committed, but its calls are still evidence."""
     if fetch.exception() is None:  # a failed fetch already handed its calls to the ledger
         ledger.keep_unlanded(fetch.result().calls)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Each page allocates tens of thousands of short-lived, acyclic objects that reference counting
-    frees at once; the cyclic collector only re-scans them, costing a third of a page's CPU."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _record_page_shape(manifest: Manifest, list_page: ListPage, page: int, page_limit: int) -> int:
