@@ -5,10 +5,15 @@ without building Python objects. `data` and list items stay `msgspec.Raw` — th
 API sent — so the landing keeps each item's original JSON without re-serialising it. Fields are
 typed `Any` because the API is loose about types (`total` arrives as a string, `archived` as a
 bool or a string): the pipeline coerces them itself rather than rejecting a page.
+
+Valid JSON is never a transport failure: a body msgspec refuses only because of lone-surrogate
+escapes is decoded from a same-length sanitised copy (`decode_tolerant`), and the affected items
+keep their original bytes for the landing to quarantine.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -51,3 +56,62 @@ class ListEnvelope(msgspec.Struct, gc=False):
 
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
 LIST_ENVELOPE_DECODER = msgspec.json.Decoder(ListEnvelope)
+
+
+# A JSON string escape that encodes a UTF-16 surrogate with no partner. The first alternative
+# consumes escaped backslashes, so `\\ud800` (a backslash, then the text "ud800") is never mistaken
+# for an escape; a high surrogate followed by a low one is a valid pair and is left alone.
+_SURROGATE_ESCAPES = re.compile(
+    rb"\\\\|(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|(\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+REPLACEMENT_ESCAPE = rb"\ufffd"  # as long as any `\udXXX` escape, so byte offsets survive
+
+
+def replace_lone_surrogates(body: bytes) -> bytes:
+    """`body` with every lone-surrogate escape replaced by `\\ufffd`; the same object when there is none.
+
+    A lone surrogate (`"\\ud800"`) is valid JSON but not valid Unicode, and msgspec (like DuckDB)
+    refuses it. Both escapes are six bytes, so every value keeps its byte span in the copy.
+    """
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        lone = match.group(3) is not None or (match.group(1) is not None and match.group(2) is None)
+        return REPLACEMENT_ESCAPE if lone else match.group(0)
+
+    if b"\\u" not in body:
+        return body
+    sanitised = _SURROGATE_ESCAPES.sub(replace, body)
+    return body if sanitised == body else sanitised
+
+
+def decode_tolerant(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+    """Decode a body; valid JSON that msgspec refuses only for lone surrogates is decoded from a
+    sanitised copy, and list items get their original bytes back (the landing quarantines them).
+
+    Raises msgspec.DecodeError when the body is not JSON at all.
+    """
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError:
+        sanitised = replace_lone_surrogates(body)
+        if sanitised is body:
+            raise
+    decoded = decoder.decode(sanitised)
+    data = getattr(decoded, "data", None)
+    if isinstance(data, ListPage):
+        data.items = _original_items(body, sanitised, data.items)
+    return decoded
+
+
+def _original_items(body: bytes, sanitised: bytes, items: list[msgspec.Raw]) -> list[msgspec.Raw]:
+    """The items at the same spans of the original body. Items lie in order with only separators
+    between them, so searching from the end of the previous item finds each one at its own span."""
+    restored = []
+    cursor = 0
+    for item in items:
+        item_bytes = bytes(item)
+        start = sanitised.find(item_bytes, cursor)
+        cursor = start + len(item_bytes)
+        original = body[start:cursor]
+        restored.append(item if original == item_bytes else msgspec.Raw(original))
+    return restored
