@@ -6,7 +6,6 @@ every sync for as long as the API keeps sending one malformed item — the failu
 exists to prevent. The warning names page, position, field and reason so someone can act on it.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
