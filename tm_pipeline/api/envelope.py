@@ -58,30 +58,46 @@ ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
 LIST_ENVELOPE_DECODER = msgspec.json.Decoder(ListEnvelope)
 
 
-# A JSON string escape that encodes a UTF-16 surrogate with no partner. The first alternative
-# consumes escaped backslashes, so `\\ud800` (a backslash, then the text "ud800") is never mistaken
-# for an escape; a high surrogate followed by a low one is a valid pair and is left alone.
-_SURROGATE_ESCAPES = re.compile(
-    rb"\\\\|(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|(\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-)
+# A `\\uXXXX` escape of a UTF-16 surrogate (D800-DFFF). The literal prefix lets `re` skip ahead quickly.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LOW_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 REPLACEMENT_ESCAPE = rb"\ufffd"  # as long as any `\udXXX` escape, so byte offsets survive
+_BACKSLASH = ord("\\")
 
 
 def replace_lone_surrogates(body: bytes) -> bytes:
     """`body` with every lone-surrogate escape replaced by `\\ufffd`; the same object when there is none.
 
     A lone surrogate (`"\\ud800"`) is valid JSON but not valid Unicode, and msgspec (like DuckDB)
-    refuses it. Both escapes are six bytes, so every value keeps its byte span in the copy.
+    refuses it. Both escapes are six bytes, so every value keeps its byte span in the copy. A high
+    surrogate followed by a low one is a valid pair and stays; `\\\\ud800` (an escaped backslash,
+    then the text "ud800") is no escape at all.
     """
-
-    def replace(match: re.Match[bytes]) -> bytes:
-        lone = match.group(3) is not None or (match.group(1) is not None and match.group(2) is None)
-        return REPLACEMENT_ESCAPE if lone else match.group(0)
-
-    if b"\\u" not in body:
+    lone_starts = []
+    low_of_pair_at = -1
+    for match in _SURROGATE_ESCAPE.finditer(body):
+        start = match.start()
+        if start == low_of_pair_at or _is_escaped(body, start):
+            continue
+        is_high = body[start + 3] in b"89abAB"  # the digit after `\\ud`
+        if is_high and _LOW_SURROGATE_ESCAPE.match(body, start + 6):
+            low_of_pair_at = start + 6
+            continue
+        lone_starts.append(start)
+    if not lone_starts:
         return body
-    sanitised = _SURROGATE_ESCAPES.sub(replace, body)
-    return body if sanitised == body else sanitised
+    sanitised = bytearray(body)
+    for start in lone_starts:
+        sanitised[start : start + 6] = REPLACEMENT_ESCAPE
+    return bytes(sanitised)
+
+
+def _is_escaped(body: bytes, position: int) -> bool:
+    """Whether the backslash at `position` is itself escaped (preceded by an odd run of backslashes)."""
+    run = 0
+    while position - run - 1 >= 0 and body[position - run - 1] == _BACKSLASH:
+        run += 1
+    return run % 2 == 1
 
 
 def decode_tolerant(decoder: msgspec.json.Decoder, body: bytes) -> Any:
