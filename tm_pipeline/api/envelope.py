@@ -79,7 +79,7 @@ def replace_lone_surrogates(body: bytes) -> bytes:
         start = match.start()
         if start == low_of_pair_at or _is_escaped(body, start):
             continue
-        is_high = body[start + 3] in b"89abAB"  # the digit after `\\ud`
+        is_high = body[start + 3] in b"89abAB"  # the hex digit after "\u" and "d"
         if is_high and _LOW_SURROGATE_ESCAPE.match(body, start + 6):
             low_of_pair_at = start + 6
             continue
