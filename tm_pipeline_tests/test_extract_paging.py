@@ -14,7 +14,7 @@ import pytest
 
 from tm_pipeline.definitions import default_resources
 from tm_pipeline.extract.fetch import PageFetcher
-from tm_pipeline.extract.run import ExtractSummary, extract_window, sync_state
+from tm_pipeline.extract.run import ExtractSummary, PageProgress, ProgressCallback, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, full_window, incremental_windows
 from tm_pipeline.landing.lake import Lake
 from tm_pipeline.load.raw_tables import load_raw_tables
@@ -38,14 +38,16 @@ def sandbox(module_sandbox: SandboxServer) -> Iterator[SandboxServer]:
     module_sandbox.set_faults({})
 
 
-def _extract(server: SandboxServer, data_dir: Path, window: Window) -> ExtractSummary:
+def _extract(
+    server: SandboxServer, data_dir: Path, window: Window, progress: ProgressCallback = lambda progress: None
+) -> ExtractSummary:
     trackingmore = default_resources(
         data_dir, base_url=server.base_url, api_key=KEY, list_rate_per_s=RATE_PER_S
     )["trackingmore"]
     client = trackingmore.client()
     try:
         fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
-        return extract_window(fetcher, Lake(data_dir / "lake"), window, progress=lambda progress: None)
+        return extract_window(fetcher, Lake(data_dir / "lake"), window, progress=progress)
     finally:
         client.close()
 
@@ -99,3 +101,20 @@ def test_total_too_high_records_drift_and_holds_the_watermark(sandbox: SandboxSe
         _extract(sandbox, tmp_path, window)
     assert sync_state(lake.manifests()).max_updated_at == newest_seen, "an honest walk moves it again"
     assert _loaded_ids(tmp_path) == sorted(item["id"] for item in sandbox.truth_trackings())
+
+
+def test_total_changing_mid_walk_is_a_possible_gap_even_when_the_counts_agree(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    real_total = len(sandbox.truth_trackings())  # earlier tests may have moved the clock on
+    sandbox.set_faults({"total_override": real_total - 1})
+
+    def tell_the_truth_after_page_1(progress: PageProgress) -> None:
+        if progress.page == 1:
+            sandbox.set_faults({})
+
+    summary = _extract(sandbox, tmp_path, full_window(), tell_the_truth_after_page_1)
+
+    assert summary.rows == summary.total_reported == real_total, "the walk ends with counts that agree"
+    assert [gap for gap in summary.possible_gaps if f"total changed from {real_total - 1} to {real_total}" in gap]
+    assert sync_state(Lake(tmp_path / "lake").manifests()).max_updated_at is None
