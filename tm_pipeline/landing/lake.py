@@ -147,6 +147,7 @@ class Lake:
             manifest.quarantined[page] = quarantine.num_rows
         else:  # a run killed between the two writes may have left one for this page
             self.quarantine_path(manifest, page).unlink(missing_ok=True)
+            manifest.quarantined.pop(page, None)
         path = self.page_path(manifest, page)
         _write_parquet_atomically(path, trackings)
         self.commit_calls(manifest.extraction_id, calls, part=f"page-{page:06d}")
