@@ -10,6 +10,7 @@ import dagster as dg
 
 from tm_pipeline import settings
 from tm_pipeline.checks.api_ledger import build_ledger_checks
+from tm_pipeline.checks.quarantine import quarantine_check
 from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
@@ -51,7 +52,7 @@ def pipeline_assets() -> list[dg.AssetsDefinition]:
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
-    return [*DATA_TEST_CHECKS, *API_LEDGER_CHECKS]
+    return [*DATA_TEST_CHECKS, *API_LEDGER_CHECKS, quarantine_check]
 
 
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:

@@ -15,7 +15,7 @@ import msgspec
 import requests
 import urllib3
 
-from tm_pipeline.api.envelope import ENVELOPE_DECODER
+from tm_pipeline.api.envelope import ENVELOPE_DECODER, decode_tolerant
 
 API_KEY_HEADER = "Trackingmore-Api-Key"
 
@@ -98,7 +98,7 @@ def parse_envelope(
 ) -> Attempt:
     """Split a v2 body into meta and data. A body that is not a v2 envelope is a failure, not a crash."""
     try:
-        envelope = decoder.decode(body)
+        envelope = decode_tolerant(decoder, body)  # lone surrogates are data, not a failure
         meta_code = int(envelope.meta.code)
     except (msgspec.DecodeError, TypeError, ValueError):
         return Attempt(http_status, None, None, None, None, latency_ms, len(body), failure="not_json")

@@ -83,6 +83,9 @@ def _metadata(summaries: list[ExtractSummary]) -> dict:
         "total_reported": {s.window_key: s.total_reported for s in summaries},
         "resumed_from_page": {s.window_key: s.resumed_from_page for s in summaries if s.resumed_from_page},
         "drift": [f"{s.window_key}: {event}" for s in summaries for event in s.drift],
+        # Extractions listed here gave no watermark: the next incremental run asks again from the older one.
+        "watermark_held": [f"{s.window_key}: {gap}" for s in summaries for gap in s.possible_gaps],
+        "quarantined": sum(s.quarantined for s in summaries),
         "elapsed_s": round(elapsed, 3),
         "trackings_per_s": round(rows / elapsed, 1) if elapsed else 0.0,
     }

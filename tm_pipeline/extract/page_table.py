@@ -1,28 +1,43 @@
-"""Turn one page of v2 items into an Arrow table with an explicit schema (pure, no I/O).
+"""Turn one page of v2 items into Arrow tables with explicit schemas (pure, no I/O).
 
 Typed columns carry what the models need; `raw_json` carries each item's original bytes, so
 fields the schema does not know (or that arrive in unexpected shapes, like `customer_email` as a
 list) are never lost. Only the typed fields are decoded; nested checkpoints are left to DuckDB at
 load. Columns are built with one comprehension each: the hot path stays columnar.
+
+An item that cannot be typed (no `id`, an `id` that is not a string, a timestamp sent as a number,
+not an object, text that is not valid Unicode) goes to the quarantine with the reason, and the rest
+of the page lands. Malformed items are rare, so the page is first built column by column as if all
+were well; only when a column refuses does the slow path look at items one by one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import dagster as dg
 import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-UTC_US = pa.timestamp("us", tz="UTC")
+from tm_pipeline.api.envelope import replace_lone_surrogates
+from tm_pipeline.extract.fields import UTC_US, column_schema, described
+from tm_pipeline.extract.quarantine import (
+    BAD_TIMESTAMP,
+    INVALID_UTF8,
+    LONE_SURROGATE,
+    MISSING,
+    NOT_AN_OBJECT,
+    QUARANTINE_SCHEMA,
+    UNDECODABLE,
+    WRONG_TYPE,
+    ItemProblem,
+    quarantine_table,
+)
 
-def described(name: str, arrow_type: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
-    """A field that carries its own documentation, into Parquet and Dagster's column metadata."""
-    return pa.field(name, arrow_type, nullable=nullable, metadata={"description": description})
-
+__all__ = ["TRACKINGS_SCHEMA", "UTC_US", "PageTables", "column_schema", "described", "items_to_table"]
 
 TRACKINGS_SCHEMA = pa.schema(
     [
@@ -43,20 +58,6 @@ TRACKINGS_SCHEMA = pa.schema(
         described("fetched_at", UTC_US, "When the page arrived (UTC).", nullable=False),
     ]
 )
-
-
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    """Dagster column metadata from a described Arrow schema."""
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(
-                field.name,
-                str(field.type),
-                description=(field.metadata or {}).get(b"description", b"").decode(),
-            )
-            for field in schema
-        ]
-    )
 
 
 class ItemFields(msgspec.Struct, gc=False):
@@ -82,23 +83,68 @@ _STRING_FIELDS = (
 )
 
 
-def _text_column(values: list[Any]) -> pa.Array:
-    """Strings as sent; the rare number or bool where a string belongs is stringified, not refused."""
+_TIMESTAMP_FIELDS = ("created_at", "updated_at")
+ISO_8601_WITH_OFFSET = "%Y-%m-%dT%H:%M:%S%z"  # '2019-08-20T14:56:55+08:00'
+_CONTAINERS = (dict, list)
+
+
+class _ColumnRefused(Exception):
+    """A typed column cannot be built from these items as they are; `field` names it."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PageTables:
+    """What one page lands: its typed trackings, and the items that could not be typed."""
+
+    trackings: pa.Table  # TRACKINGS_SCHEMA
+    quarantine: pa.Table  # QUARANTINE_SCHEMA, empty for a healthy page
+
+
+_NO_QUARANTINE = QUARANTINE_SCHEMA.empty_table()
+
+
+def _text_column(values: list[Any], field: str) -> pa.Array:
+    """Strings as sent; the rare number or bool where a string belongs is stringified (the item's
+    raw_json keeps what was sent), but an object or array is refused."""
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
+        if any(isinstance(v, _CONTAINERS) for v in values):
+            raise _ColumnRefused(field, "an object or array where a string belongs") from None
         return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], pa.string())
 
 
-def _iso_timestamps(values: list[Any]) -> pa.Array:
+def _id_column(ids: list[Any]) -> pa.Array:
+    try:
+        column = pa.array(ids, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        raise _ColumnRefused("id", "an id that is not a string") from None
+    if column.null_count or "" in ids:
+        raise _ColumnRefused("id", "an item without id")
+    return column
+
+
+def _iso_timestamps(values: list[Any], field: str) -> pa.Array:
     """ISO-8601 strings with offset ('2019-08-20T14:56:55+08:00') to UTC; null or '' stays null."""
-    texts = pa.array([v if v else None for v in values], pa.string())
-    return pc.strptime(texts, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=False).cast(UTC_US)
+    try:
+        texts = pa.array([v if v else None for v in values], pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        raise _ColumnRefused(field, "a value that is not a string") from None
+    parsed = pc.strptime(texts, format=ISO_8601_WITH_OFFSET, unit="us", error_is_null=True)
+    if parsed.null_count != texts.null_count:
+        raise _ColumnRefused(field, "a string that is not an ISO-8601 timestamp with offset")
+    return parsed.cast(UTC_US)
 
 
 def _as_bool(value: Any) -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, _CONTAINERS):
+        raise _ColumnRefused("archived", "an object or array where a boolean belongs")
     return str(value).strip().lower() == "true"
 
 
@@ -111,33 +157,170 @@ def _raw_json_column(raw_items: list[msgspec.Raw]) -> pa.Array:
     column = pa.Array.from_buffers(
         pa.string(), len(raw_items), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raw_items))]
     )
-    column.validate(full=True)  # UTF-8 and offsets checked, as pa.array would have
+    try:
+        column.validate(full=True)  # UTF-8 and offsets checked, as pa.array would have
+    except pa.ArrowInvalid:
+        raise _ColumnRefused("raw_json", "bytes that are not UTF-8") from None
     return column
 
 
 def items_to_table(
     raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
-) -> pa.Table:
-    """One page of items (each the exact JSON bytes sent) as a table in TRACKINGS_SCHEMA.
+) -> PageTables:
+    """One page of items (each the exact JSON bytes sent) as typed trackings plus a quarantine.
 
-    Raises ValueError naming the page and item when an item is not an object or has no `id`.
+    Raises ValueError naming the page and the column only if a column still refuses after the
+    malformed items were set aside (a case the per-item diagnosis does not know).
     """
+    items, problems = _decode_items(raw_items)
+    if not problems:
+        try:
+            return PageTables(_typed_table(items, raw_items, extraction_id, page, fetched_at), _NO_QUARANTINE)
+        except _ColumnRefused:
+            pass  # rare: find the items to set aside, one by one
+    problems = {**_diagnose(items, raw_items), **problems}
+    kept = [position for position in range(len(raw_items)) if position not in problems]
     try:
-        items = [_ITEM_DECODER.decode(raw) for raw in raw_items]
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"page {page}: an item is not a tracking object ({exc})") from None
-    missing_id = [i for i, item in enumerate(items) if not item.id]
-    if missing_id:
-        raise ValueError(f"page {page}: item {missing_id[0]} has no 'id'; cannot land it without a key")
+        trackings = _typed_table(
+            [items[i] for i in kept], [raw_items[i] for i in kept], extraction_id, page, fetched_at
+        )
+    except _ColumnRefused as refused:
+        raise ValueError(
+            f"page {page}: field {refused.field!r} holds {refused} that no item check caught; "
+            "the page was not landed, please report this with the page's ledger row"
+        ) from None
+    return PageTables(trackings, quarantine_table(list(problems.values()), raw_items, extraction_id, page, fetched_at))
+
+
+def _typed_table(
+    items: list[ItemFields], raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
+) -> pa.Table:
+    """The trackings of well-formed items; raises _ColumnRefused naming the first column that cannot be built."""
     n = len(items)
-    columns: dict[str, pa.Array] = {"tracking_id": _text_column([item.id for item in items])}
+    columns: dict[str, pa.Array] = {"tracking_id": _id_column([item.id for item in items])}
     for column in _STRING_FIELDS:
-        columns[column] = _text_column([getattr(item, column) for item in items])
-    columns["created_at"] = _iso_timestamps([item.created_at for item in items])
-    columns["updated_at"] = _iso_timestamps([item.updated_at for item in items])
+        columns[column] = _text_column([getattr(item, column) for item in items], column)
+    for column in _TIMESTAMP_FIELDS:
+        columns[column] = _iso_timestamps([getattr(item, column) for item in items], column)
     columns["archived"] = pa.array([_as_bool(item.archived) for item in items], pa.bool_())
     columns["raw_json"] = _raw_json_column(raw_items)
     columns["extraction_id"] = pa.array([extraction_id] * n, pa.string())
     columns["page"] = pa.array([page] * n, pa.int32())
     columns["fetched_at"] = pa.array([fetched_at] * n, UTC_US)
     return pa.Table.from_pydict(columns, schema=TRACKINGS_SCHEMA)
+
+
+def _decode_items(raw_items: list[msgspec.Raw]) -> tuple[list[Any], dict[int, ItemProblem]]:
+    """The typed fields of every item; an item that is not a decodable object is None, with its problem."""
+    try:
+        return [_ITEM_DECODER.decode(raw) for raw in raw_items], {}
+    except msgspec.DecodeError:
+        pass
+    items: list[Any] = []
+    problems: dict[int, ItemProblem] = {}
+    for position, raw in enumerate(raw_items):
+        try:
+            items.append(_ITEM_DECODER.decode(raw))
+        except msgspec.ValidationError as exc:  # valid JSON, but not an object
+            items.append(None)
+            problems[position] = ItemProblem(position, None, NOT_AN_OBJECT, f"the item is not a JSON object: {exc}")
+        except msgspec.DecodeError as exc:
+            items.append(None)
+            problems[position] = _undecodable(position, bytes(raw), exc)
+    return items, problems
+
+
+def _undecodable(position: int, raw: bytes, exc: Exception) -> ItemProblem:
+    sanitised = replace_lone_surrogates(raw)
+    if sanitised is not raw:
+        field, tracking_id = _surrogate_field(sanitised)
+        return ItemProblem(
+            position, field, LONE_SURROGATE,
+            "a string holds a lone UTF-16 surrogate escape such as \\ud800: valid JSON but not text, "
+            "which DuckDB's JSON functions refuse too",
+            tracking_id,
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return ItemProblem(position, None, INVALID_UTF8, f"the bytes are not UTF-8: {bad}")
+    return ItemProblem(position, None, UNDECODABLE, f"the item cannot be decoded: {exc}")
+
+
+def _surrogate_field(sanitised: bytes) -> tuple[str | None, str | None]:
+    """The top-level field holding the (now replaced) lone surrogate, and the item's id if it is clean."""
+    try:
+        document = msgspec.json.decode(sanitised)
+    except msgspec.DecodeError:
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    tracking_id = document.get("id")
+    tracking_id = tracking_id if isinstance(tracking_id, str) and tracking_id and "\ufffd" not in tracking_id else None
+    for key, value in document.items():
+        if "\ufffd" in key or "\ufffd" in msgspec.json.encode(value).decode():
+            return key, tracking_id
+    return None, tracking_id
+
+
+_JSON_TYPES = {
+    str: "a string", int: "a number", float: "a number", bool: "a boolean", dict: "an object", list: "an array"
+}
+
+
+def _sent_as(value: Any) -> str:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} ({shown})"
+
+
+def _diagnose(items: list[Any], raw_items: list[msgspec.Raw]) -> dict[int, ItemProblem]:
+    """The slow path: each decoded item checked against the rules the columns apply."""
+    unparsable = {field: _unparsable_timestamps(items, field) for field in _TIMESTAMP_FIELDS}
+    problems = {}
+    for position, item in enumerate(items):
+        if item is None:
+            continue  # already a problem from decoding
+        found = _item_problem(item, position, unparsable)
+        if found is None:
+            try:
+                bytes(raw_items[position]).decode("utf-8")
+            except UnicodeDecodeError as bad:
+                found = (None, INVALID_UTF8, f"the bytes are not UTF-8: {bad}")
+        if found is not None:
+            tracking_id = item.id if isinstance(item.id, str) and item.id else None
+            problems[position] = ItemProblem(position, *found, tracking_id=tracking_id)
+    return problems
+
+
+def _item_problem(
+    item: ItemFields, position: int, unparsable: dict[str, set[int]]
+) -> tuple[str | None, str, str] | None:
+    """(field, reason, detail) of the first rule this item breaks, or None."""
+    if item.id is None or item.id == "":
+        return "id", MISSING, "no 'id': a tracking cannot be landed without its key"
+    if not isinstance(item.id, str):
+        return "id", WRONG_TYPE, f"'id' is {_sent_as(item.id)}, expected a string"
+    for field in _STRING_FIELDS:
+        value = getattr(item, field)
+        if isinstance(value, _CONTAINERS):
+            return field, WRONG_TYPE, f"'{field}' is {_sent_as(value)}, expected a string"
+    for field in _TIMESTAMP_FIELDS:
+        value = getattr(item, field)
+        if not value:
+            continue
+        if not isinstance(value, str):
+            return field, WRONG_TYPE, f"'{field}' is {_sent_as(value)}, expected an ISO-8601 string"
+        if position in unparsable[field]:
+            return field, BAD_TIMESTAMP, f"'{field}' is {value[:40]!r}, not an ISO-8601 timestamp with offset"
+    if isinstance(item.archived, _CONTAINERS):
+        return "archived", WRONG_TYPE, f"'archived' is {_sent_as(item.archived)}, expected a boolean"
+    return None
+
+
+def _unparsable_timestamps(items: list[Any], field: str) -> set[int]:
+    """Positions whose value is a non-empty string the timestamp column would not parse (column-wise)."""
+    texts = [getattr(item, field) if item is not None else None for item in items]
+    strings = pa.array([v if isinstance(v, str) and v else None for v in texts], pa.string())
+    parsed = pc.strptime(strings, format=ISO_8601_WITH_OFFSET, unit="us", error_is_null=True)
+    failed = pc.and_(strings.is_valid(), parsed.is_null())
+    return set(np.flatnonzero(failed.to_numpy(zero_copy_only=False)).tolist())

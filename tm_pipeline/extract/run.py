@@ -1,11 +1,16 @@
 """Walk every page of one list window and land it: the extraction a Dagster asset runs.
 
+Paging ends on the data, never on `total`: a full page (as many rows as `limit`) means "ask for
+the next one", a short or empty page (or 4031) ends the walk. `total` is only a progress estimate;
+the real API has been seen to report half the rows it then serves.
+
 The window's `created_at_max` is frozen when an extraction starts. The API sorts newest-created
 first, so trackings created while we page would otherwise push rows across page boundaries; with
 the bound frozen they wait for the next run. Updates do not move a tracking in that order, and a
-row seen twice is deduplicated at load (newest `updated_at` wins). What still moves — the total
-changing, short pages, fewer rows than `total` — is recorded as drift in the manifest, and the
-next run's overlap recovers it.
+row seen twice is deduplicated at load (newest `updated_at` wins). What still moves — `total`
+changing, fewer rows than `total` — is recorded as drift in the manifest and, because rows may
+have been skipped, as a possible gap: an extraction with a possible gap never moves a watermark,
+so the next incremental run asks again from the older one.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class ExtractSummary:
     resumed_from_page: int | None = None
     codes: dict[str, int] = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
+    possible_gaps: list[str] = field(default_factory=list)
+    quarantined: int = 0
     elapsed_s: float = 0.0
 
 
@@ -82,7 +89,9 @@ def sync_state(manifests: Iterable[Manifest]) -> SyncState:
     """Watermarks from completed full and incremental extractions (partitions do not move them).
 
     Watermarks are the newest `updated_at`/`created_at` the server sent, never our own clock, so a
-    server whose clock differs from ours (or the sandbox's simulated one) cannot open a gap.
+    server whose clock differs from ours (or the sandbox's simulated one) cannot open a gap. An
+    extraction that may have missed rows (`possible_gaps`) gives no watermark: moving past rows
+    it never saw would hide them from every later incremental run.
     """
     max_updated_at = max_created_at = None
     longest_run_s = 0.0
@@ -90,6 +99,8 @@ def sync_state(manifests: Iterable[Manifest]) -> SyncState:
         if manifest.status != COMPLETE or manifest.window_key not in (FULL, UPDATED, CREATED):
             continue
         longest_run_s = max(longest_run_s, manifest.elapsed_s)
+        if manifest.possible_gaps:
+            continue
         if manifest.window_key in (FULL, UPDATED) and manifest.max_updated_at is not None:
             max_updated_at = max(max_updated_at or 0, manifest.max_updated_at)
         if manifest.window_key in (FULL, CREATED) and manifest.max_created_at is not None:
@@ -128,8 +139,7 @@ def extract_window(
     except BaseException:  # keep the evidence of a failed run, whatever failed
         _finish(lake, manifest, ledger, FAILED, started)
         raise
-    if manifest.total_reported is not None and manifest.rows < manifest.total_reported:
-        manifest.drift.append(f"fetched {manifest.rows} rows but the API reported {manifest.total_reported}")
+    _judge_total(manifest)
     _finish(lake, manifest, ledger, COMPLETE, started)
     if window.is_partition:
         lake.replace_earlier(manifest)
@@ -143,6 +153,8 @@ def extract_window(
         resumed_from_page=resumed_from,
         codes=dict(ledger.codes),
         drift=list(manifest.drift),
+        possible_gaps=list(manifest.possible_gaps),
+        quarantined=sum(manifest.quarantined.values()),
         elapsed_s=manifest.elapsed_s,
     )
 
@@ -152,11 +164,13 @@ def _walk_pages(
 ) -> None:
     """Fetch page k+1 in a background thread while page k is converted and committed.
 
-    The pacer still spaces every request start, so this only hides our own processing behind the
-    server's latency; at most two pages are in memory.
+    The next page is asked for exactly when this one came back full; the pacer still spaces every
+    request start, so this only hides our own processing behind the server's latency; at most two
+    pages are in memory.
     """
     page_limit = int(manifest.params["limit"])
     first_page = page = max(manifest.pages, default=0) + 1
+    previous_first_item: bytes | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
         next_fetch: Future[FetchedPage] | None = prefetcher.submit(
             fetcher.fetch, {**manifest.params, "page": page}, page, ledger
@@ -166,13 +180,21 @@ def _walk_pages(
                 fetched = next_fetch.result()
                 next_fetch = None
                 if fetched.page is None or not fetched.page.items:
-                    break  # 4031 means "nothing to return": an empty result, not an error
-                pages_expected = _record_page_shape(manifest, fetched.page, page, page_limit)
-                if page < pages_expected:
+                    break  # past the end; 4031 means "nothing to return": an empty result, not an error
+                first_item = bytes(fetched.page.items[0])
+                if first_item == previous_first_item:
+                    # A server that ignores `page` would otherwise be paged forever.
+                    manifest.possible_gaps.append(f"page {page} repeats page {page - 1}: the API ignored `page`")
+                    break
+                previous_first_item = first_item
+                rows_on_page = len(fetched.page.items)
+                _record_total(manifest, fetched.page, page)
+                if rows_on_page >= page_limit:
                     next_fetch = prefetcher.submit(
                         fetcher.fetch, {**manifest.params, "page": page + 1}, page + 1, ledger
                     )
                 _commit(lake, manifest, ledger, fetched, page)
+                pages_expected = _pages_expected(manifest, page, page_limit, more=next_fetch is not None)
                 elapsed = time.monotonic() - started
                 progress(
                     PageProgress(
@@ -196,26 +218,55 @@ def _keep_calls_of_abandoned(fetch: Future[FetchedPage], ledger: Ledger) -> None
         ledger.keep_unlanded(fetch.result().calls)
 
 
-def _record_page_shape(manifest: Manifest, list_page: ListPage, page: int, page_limit: int) -> int:
-    """Note the reported total and any drift; returns how many pages the window now has."""
+def _record_total(manifest: Manifest, list_page: ListPage, page: int) -> None:
+    """Keep the latest reported `total`; a change mid-walk is drift, and rows may have shifted past us."""
     total = list_page.total_reported
     if total is None:
-        raise ValueError(f"page {page}: 'total' is missing or not a number ({list_page.total!r})")
+        manifest.drift.append(f"page {page}: 'total' is missing or not a number ({list_page.total!r})")
+        return
     if manifest.total_reported is not None and total != manifest.total_reported:
-        manifest.drift.append(f"page {page}: total changed from {manifest.total_reported} to {total}")
+        change = f"page {page}: total changed from {manifest.total_reported} to {total}"
+        manifest.drift.append(change)
+        manifest.possible_gaps.append(f"{change} while paging: rows may have moved across pages")
     manifest.total_reported = total
-    pages_expected = math.ceil(total / page_limit)
-    if len(list_page.items) < page_limit and page < pages_expected:
-        manifest.drift.append(f"page {page}: short page, {len(list_page.items)} of {page_limit} rows")
-    return pages_expected
+
+
+def _pages_expected(manifest: Manifest, page: int, page_limit: int, more: bool) -> int:
+    """An estimate for progress only: what `total` implies, but never less than what the data showed."""
+    by_total = math.ceil(manifest.total_reported / page_limit) if manifest.total_reported else 0
+    return max(by_total, page + 1 if more else page)
+
+
+def _judge_total(manifest: Manifest) -> None:
+    """Compare the finished walk with `total`, both ways. Fewer rows than reported may be rows we
+    missed (the walk ended on a short page the total says was not the last): a possible gap. More
+    rows than reported means `total` was wrong, and paging on the data already got them all."""
+    total, fetched = manifest.total_reported, manifest.items_fetched
+    if total is None or fetched == total:
+        return
+    if fetched < total:
+        gap = f"fetched {fetched} items but the API reported {total}: {total - fetched} may be missing"
+        manifest.drift.append(gap)
+        manifest.possible_gaps.append(gap)
+    else:
+        manifest.drift.append(
+            f"fetched {fetched} items but the API reported only {total}: its total is wrong; "
+            "paging continued until a short page"
+        )
 
 
 def _commit(lake: Lake, manifest: Manifest, ledger: Ledger, fetched: FetchedPage, page: int) -> None:
-    table = items_to_table(fetched.page.items, manifest.extraction_id, page, datetime.now(timezone.utc))
+    landed = items_to_table(fetched.page.items, manifest.extraction_id, page, datetime.now(timezone.utc))
+    table = landed.trackings
     manifest.max_updated_at = _newest(manifest.max_updated_at, table["updated_at"])
     manifest.max_created_at = _newest(manifest.max_created_at, table["created_at"])
     manifest.calls = ledger.calls
-    lake.commit_page(manifest, page, table, calls_table(fetched.calls))
+    lake.commit_page(manifest, page, table, calls_table(fetched.calls), landed.quarantine)
+    if landed.quarantine.num_rows:
+        log.warning(
+            "page %d: %d item(s) quarantined (first: position %s, %s)", page, landed.quarantine.num_rows,
+            landed.quarantine["position"][0].as_py(), landed.quarantine["detail"][0].as_py(),
+        )
 
 
 def _newest(current: int | None, timestamps: pa.ChunkedArray) -> int | None:

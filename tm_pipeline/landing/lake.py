@@ -6,6 +6,7 @@ lists, so a killed run never refetches what it committed.
 
     <root>/trackings/window=<key>/extraction=<id>/page-000001.parquet
     <root>/api_calls/extraction=<id>/calls-00000001-page-000001.parquet
+    <root>/quarantine/extraction=<id>/page-000001.parquet   only for pages with malformed items
     <root>/manifests/<id>.json
 """
 
@@ -37,12 +38,20 @@ class Manifest:
     max_updated_at: int | None = None  # unix seconds, the newest updated_at landed (server clock)
     max_created_at: int | None = None  # unix seconds, the newest created_at landed (server clock)
     drift: list[str] = field(default_factory=list)
+    # Why this walk may have missed rows; when non-empty its watermarks are never used (see sync_state).
+    possible_gaps: list[str] = field(default_factory=list)
+    quarantined: dict[int, int] = field(default_factory=dict)  # page -> items quarantined
     elapsed_s: float = 0.0
     calls: int = 0  # ledger rows landed so far; a resumed extraction numbers its calls after them
 
     @property
     def rows(self) -> int:
         return sum(self.pages.values())
+
+    @property
+    def items_fetched(self) -> int:
+        """Every item the committed pages carried: landed as trackings or quarantined."""
+        return self.rows + sum(self.quarantined.values())
 
     @property
     def resumable(self) -> bool:
@@ -85,6 +94,10 @@ class Lake:
         return str(self.root / "trackings" / "*" / "*" / "*.parquet")
 
     @property
+    def quarantine_glob(self) -> str:
+        return str(self.root / "quarantine" / "*" / "*.parquet")
+
+    @property
     def api_calls_glob(self) -> str:
         return str(self.root / "api_calls" / "*" / "*.parquet")
 
@@ -97,9 +110,16 @@ class Lake:
     def page_path(self, manifest: Manifest, page: int) -> Path:
         return self._pages_dir(manifest) / f"page-{page:06d}.parquet"
 
+    def _quarantine_dir(self, extraction_id: str) -> Path:
+        return self.root / "quarantine" / f"extraction={extraction_id}"
+
+    def quarantine_path(self, manifest: Manifest, page: int) -> Path:
+        return self._quarantine_dir(manifest.extraction_id) / f"page-{page:06d}.parquet"
+
     def save_manifest(self, manifest: Manifest) -> None:
         document = asdict(manifest)
         document["pages"] = {str(page): rows for page, rows in sorted(manifest.pages.items())}
+        document["quarantined"] = {str(page): items for page, items in sorted(manifest.quarantined.items())}
         _write_atomically(self._manifest_path(manifest.extraction_id), json.dumps(document, indent=2).encode())
 
     def manifests(self) -> list[Manifest]:
@@ -108,6 +128,7 @@ class Lake:
         for path in sorted((self.root / "manifests").glob("*.json")):
             document = json.loads(path.read_bytes())
             document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
+            document["quarantined"] = {int(page): n for page, n in document.get("quarantined", {}).items()}
             found.append(Manifest(**document))
         return found
 
@@ -116,8 +137,17 @@ class Lake:
         candidates = [m for m in self.manifests() if m.window_key == window_key and m.resumable]
         return candidates[-1] if candidates else None
 
-    def commit_page(self, manifest: Manifest, page: int, trackings: pa.Table, calls: pa.Table) -> Path:
-        """Land a page and the ledger rows that produced it, then record both in the manifest."""
+    def commit_page(
+        self, manifest: Manifest, page: int, trackings: pa.Table, calls: pa.Table, quarantine: pa.Table | None = None
+    ) -> Path:
+        """Land a page, its quarantined items and the ledger rows that produced it, then record them in
+        the manifest: the manifest is the commit point, so a page is committed with its quarantine or not at all."""
+        if quarantine is not None and quarantine.num_rows:
+            _write_parquet_atomically(self.quarantine_path(manifest, page), quarantine)
+            manifest.quarantined[page] = quarantine.num_rows
+        else:  # a run killed between the two writes may have left one for this page
+            self.quarantine_path(manifest, page).unlink(missing_ok=True)
+            manifest.quarantined.pop(page, None)
         path = self.page_path(manifest, page)
         _write_parquet_atomically(path, trackings)
         self.commit_calls(manifest.extraction_id, calls, part=f"page-{page:06d}")
@@ -141,6 +171,7 @@ class Lake:
         for earlier in self.manifests():
             if earlier.window_key == manifest.window_key and earlier.extraction_id != manifest.extraction_id:
                 shutil.rmtree(self._pages_dir(earlier), ignore_errors=True)
+                shutil.rmtree(self._quarantine_dir(earlier.extraction_id), ignore_errors=True)
                 earlier.status = REPLACED
                 self.save_manifest(earlier)
                 replaced.append(earlier.extraction_id)

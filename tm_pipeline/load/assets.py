@@ -7,6 +7,7 @@ from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import column_schema
+from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
@@ -20,6 +21,7 @@ RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
 RAW_CHECKPOINTS = dg.AssetKey(["raw", "checkpoints"])
 RAW_API_CALLS = dg.AssetKey(["raw", "api_calls"])
 RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
+RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 
 
 @dg.multi_asset(
@@ -56,6 +58,15 @@ RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
             metadata={"dagster/column_schema": column_schema(STATUS_CODES_SCHEMA)},
             automation_condition=dg.AutomationCondition.eager(),
         ),
+        dg.AssetSpec(
+            RAW_QUARANTINE,
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            description="List items that could not be typed (no id, wrong types, not an object, lone surrogates): "
+            "where they came from, why, and their original bytes.",
+            kinds={"duckdb"},
+            metadata={"dagster/column_schema": column_schema(QUARANTINE_SCHEMA)},
+            automation_condition=dg.AutomationCondition.eager(),
+        ),
     ],
     group_name="load",
     pool=WAREHOUSE_POOL,
@@ -70,3 +81,4 @@ def warehouse_raw_tables(lake: LakeResource, warehouse: WarehouseResource):
     yield dg.MaterializeResult(asset_key=RAW_CHECKPOINTS, metadata={"dagster/row_count": summary.checkpoints})
     yield dg.MaterializeResult(asset_key=RAW_API_CALLS, metadata={"dagster/row_count": summary.api_calls})
     yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": len(SEED_TABLE)})
+    yield dg.MaterializeResult(asset_key=RAW_QUARANTINE, metadata={"dagster/row_count": summary.quarantined})

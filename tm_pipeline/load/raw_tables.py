@@ -20,6 +20,7 @@ import pyarrow as pa
 from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, described
+from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.lake import Lake
 
 # raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
@@ -135,6 +136,7 @@ class LoadSummary:
     checkpoints: int
     api_calls: int
     rows_landed: int
+    quarantined: int = 0
 
     @property
     def duplicates_collapsed(self) -> int:
@@ -154,6 +156,7 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake) -> LoadSu
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
     trackings_source = _source(connection, lake.trackings_glob, TRACKINGS_SCHEMA, "empty_trackings")
     calls_source = _source(connection, lake.api_calls_glob, LEDGER_SCHEMA, "empty_api_calls")
+    quarantine_source = _source(connection, lake.quarantine_glob, QUARANTINE_SCHEMA, "empty_quarantine")
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
@@ -164,13 +167,18 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake) -> LoadSu
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
+    # Every item ever quarantined, with its original bytes: the lake is history, the check judges the latest run.
+    connection.execute(
+        f"CREATE OR REPLACE TABLE raw.quarantine AS SELECT * FROM {quarantine_source} "
+        "ORDER BY extraction_id, page, position"
+    )
     connection.execute("COMMIT")
     (rows_landed,) = connection.execute(f"SELECT count(*) FROM {trackings_source}").fetchall()[0]
     counts = {
         table: connection.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0]
-        for table in ("trackings", "checkpoints", "api_calls")
+        for table in ("trackings", "checkpoints", "api_calls", "quarantine")
     }
     return LoadSummary(
         trackings=counts["trackings"], checkpoints=counts["checkpoints"], api_calls=counts["api_calls"],
-        rows_landed=rows_landed,
+        rows_landed=rows_landed, quarantined=counts["quarantine"],
     )

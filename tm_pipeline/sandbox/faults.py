@@ -3,6 +3,10 @@
 One uniform draw per v2 request picks at most one fault (connection reset, truncated body,
 held-open "timeout", or an error code); latency is added to every request. A 429 burst makes
 the next N list requests answer 429 regardless of pacing.
+
+Two list-endpoint lies are not drawn but always applied: a wrong `total` (`total_override`, or the
+real count times `total_scale`), and malformed items (`malformed_items` maps a tracking's position
+in the account's list order, as `truth_trackings()` lists it, to a mutation of malformed.py).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+
+from .malformed import MUTATIONS
 
 # Codes answered by a proxy in front of the API: HTML body, real HTTP status, no v2 envelope.
 GATEWAY_CODES = frozenset({502, 504})
@@ -28,6 +34,20 @@ class FaultConfig:
     reset_rate: float = 0.0
     burst_429: int = 0
     seed: int = 0
+    total_override: int | None = None
+    total_scale: float = 1.0
+    malformed_items: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.malformed_items.values()) - set(MUTATIONS)
+        if unknown:
+            raise ValueError(f"unknown malformed_items mutations {sorted(unknown)}; known: {sorted(MUTATIONS)}")
+
+    def reported_total(self, real_total: int) -> int:
+        """The `total` a list page claims: the real count unless a lie is configured."""
+        if self.total_override is not None:
+            return self.total_override
+        return round(real_total * self.total_scale)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> FaultConfig:
@@ -41,12 +61,23 @@ class FaultConfig:
         if not isinstance(rates, Mapping):
             raise ValueError("error_rates must map codes to rates")
         error_rates = {str(code): float(rate) for code, rate in rates.items()}
+        malformed = settings.pop("malformed_items", {})
+        if not isinstance(malformed, Mapping):
+            raise ValueError("malformed_items must map list positions to mutations")
         whole = {name: int(str(settings.pop(name))) for name in ("burst_429", "seed") if name in settings}
-        return cls(error_rates=error_rates, **whole, **{name: float(str(v)) for name, v in settings.items()})
+        override = settings.pop("total_override", None)
+        return cls(
+            error_rates=error_rates,
+            malformed_items={str(position): str(mutation) for position, mutation in malformed.items()},
+            total_override=None if override is None else int(str(override)),
+            **whole,
+            **{name: float(str(v)) for name, v in settings.items()},
+        )
 
     def as_dict(self) -> dict[str, object]:
+        mappings = ("error_rates", "malformed_items")
         return {
-            f.name: dict(self.error_rates) if f.name == "error_rates" else getattr(self, f.name)
+            f.name: dict(getattr(self, f.name)) if f.name in mappings else getattr(self, f.name)
             for f in fields(self)
         }
 

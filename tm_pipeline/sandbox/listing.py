@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from .faults import FaultConfig
 from .filters import FilterError, parse_filters
+from .malformed import MUTATIONS
 from .protocol import Reply, error, list_page_body
 from .store import TrackingStore
 
@@ -21,11 +25,22 @@ def parse_positive_int(raw: str | None, default: int) -> int | None:
     return value if value > 0 else None
 
 
-def list_trackings(store: TrackingStore, query: dict[str, str]) -> Reply:
+def _no_record(event: str) -> None:
+    return None
+
+
+def list_trackings(
+    store: TrackingStore,
+    query: dict[str, str],
+    lies: FaultConfig | None = None,
+    record: Callable[[str], None] = _no_record,
+) -> Reply:
     """One page of the matching trackings, newest `created_at` first, then by `id`.
 
     Past the last page the answer is a success with `items: []`; when nothing matches at all the
-    answer is 4031 (both UNCONFIRMED upstream; see docs/sandbox.md).
+    answer is 4031 (both UNCONFIRMED upstream; see docs/sandbox.md). `lies` may misreport `total`
+    and mutate chosen items; `record` is told each lie served ("total_misreported",
+    "malformed_<mutation>"), for stats.
     """
     page = parse_positive_int(query.get("page"), 1)
     if page is None:
@@ -43,4 +58,27 @@ def list_trackings(store: TrackingStore, query: dict[str, str]) -> Reply:
             return error(4031)
         items = store.list_page(ids, page, limit)
         total = len(ids)
-    return Reply(code=200, body=list_page_body(page, limit, total, items))
+        if lies is not None and lies.malformed_items:
+            items = _malform(store, ids[(page - 1) * limit : (page - 1) * limit + len(items)], items, lies, record)
+    reported_total = total if lies is None else lies.reported_total(total)
+    if reported_total != total and items:
+        record("total_misreported")
+    return Reply(code=200, body=list_page_body(page, limit, reported_total, items))
+
+
+def _malform(
+    store: TrackingStore, page_ids: list[str], items: list[bytes], lies: FaultConfig, record: Callable[[str], None]
+) -> list[bytes]:
+    """The page's items with the configured mutations applied to the trackings they name."""
+    by_id = {
+        store.order[int(position)]: mutation
+        for position, mutation in lies.malformed_items.items()
+        if int(position) < len(store.order)
+    }
+    mutated = list(items)
+    for index, tracking_id in enumerate(page_ids):
+        mutation = by_id.get(tracking_id)
+        if mutation is not None:
+            mutated[index] = MUTATIONS[mutation](items[index])
+            record(f"malformed_{mutation}")
+    return mutated

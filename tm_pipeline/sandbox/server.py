@@ -218,7 +218,7 @@ class SandboxServer:
     ) -> Reply:
         api = self.api
         handlers: dict[str, Callable[[], Reply]] = {
-            LIST_PATH: lambda: list_trackings(self.store, query),
+            LIST_PATH: lambda: list_trackings(self.store, query, self.faults.config, self._stats.record_fault),
             "/v2/trackings/post": lambda: api.post(body),
             "/v2/trackings/batch": lambda: api.batch(body),
             "/v2/trackings/updatemore": lambda: api.update_more(body),
