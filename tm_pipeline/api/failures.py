@@ -134,10 +134,10 @@ _WHAT_HAPPENED = {
 }
 
 _WHAT_TO_CHECK = {
-    REFUSED: "check the host and port (the real API is {production}); for the local sandbox, start "
+    REFUSED: "the host and port (the real API is {production}); for the local sandbox, start "
     "`tm-pipeline sandbox` first",
-    DNS: "check the host name's spelling (the real API is {production}) and that this machine can resolve it",
-    PROXY: "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY, or that the proxy is up",
+    DNS: "the host name's spelling (the real API is {production}) and that this machine can resolve it",
+    PROXY: "HTTPS_PROXY / HTTP_PROXY / NO_PROXY, and that the proxy is up",
     NOT_ENVELOPE: "the address answers but is not the TrackingMore API: a web page, a proxy's login page or a "
     "wrong path (it should end in /v2, like {production})",
 }
@@ -150,4 +150,4 @@ def what_happened(kind: str, http_status: int | None, body_summary: str | None) 
 
 
 def what_to_check(kind: str, production_base_url: str) -> str:
-    return _WHAT_TO_CHECK.get(kind, "check the address").format(production=production_base_url)
+    return _WHAT_TO_CHECK.get(kind, "the address").format(production=production_base_url)
