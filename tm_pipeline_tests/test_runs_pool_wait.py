@@ -76,7 +76,7 @@ def test_a_sync_waiting_for_a_pool_slot_names_the_run_holding_it(
     data_dir = tmp_path / "data"
     release_file = tmp_path / "release-the-pool"
     home = dagster_home(data_dir)  # the instance both runs share, with its pool limits
-    instance = instance_for(data_dir)  # creates its storage now, before two processes race to
+    instance = instance_for(data_dir)  # creates its storage now, so two processes do not race to
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(home), TRACKINGMORE_POOL, str(release_file), PROCESS_TAG],
         cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
