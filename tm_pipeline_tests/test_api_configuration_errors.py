@@ -91,6 +91,20 @@ def test_a_host_name_that_does_not_resolve_is_a_configuration_error_after_two_at
     assert _ledger_failures(lake) == ["dns", "dns"]
 
 
+def test_an_unreachable_proxy_is_a_configuration_error_naming_the_proxy_variables(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with closed_port() as proxy_url:
+        for variable in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(variable, proxy_url.removesuffix("/v2"))
+        for variable in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        error, lake = _extract_error(UNRESOLVABLE_BASE_URL, data_dir)  # never reached: the proxy refuses
+    assert isinstance(error, ConfigurationError)
+    assert "HTTPS_PROXY / HTTP_PROXY" in str(error)
+    assert _ledger_failures(lake) == ["proxy", "proxy"]
+
+
 def test_a_wrong_address_that_echoes_the_key_does_not_put_it_in_the_error(data_dir: Path) -> None:
     page = f"<html><head><title>Echo: Trackingmore-Api-Key={KEY}</title></head></html>".encode()
     with wrong_server(200, "text/html", page) as server:
@@ -143,3 +157,9 @@ def test_a_host_that_answered_then_refuses_is_an_outage_not_configuration(data_d
     failures = _ledger_failures(lake)
     assert failures[0] is None  # page 1 came back as an envelope
     assert failures[-1] == "refused"  # the page it gave up on met refusals, retried within the budget
+
+
+@pytest.mark.parametrize("base_url", ["api.trackingmore.com/v2", "ftp://api.trackingmore.com/v2", "https:///v2"])
+def test_a_base_url_that_is_not_an_http_url_is_a_configuration_error_before_any_request(base_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="TRACKINGMORE_BASE_URL must be an http"):
+        TrackingMoreClient(base_url, KEY)
