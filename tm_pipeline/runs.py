@@ -45,6 +45,7 @@ def instance_for(data_dir: Path) -> dg.DagsterInstance:
 log = logging.getLogger(__name__)
 
 PROCESS_TAG = "tm_pipeline/process"  # "<host>:<pid>" of the CLI process running the run in-process
+INVOCATION_TAG = "tm_pipeline/invocation"  # tells this call's run apart from earlier runs of the same process
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -103,9 +104,6 @@ def materialize_all(
                 "ops": {op: {"config": config} for op, config in (run_config_ops or {}).items()},
             },
         )
-
-
-INVOCATION_TAG = "tm_pipeline/invocation"  # tells this call's run apart from earlier runs of the same process
 
 
 class PoolWaitReporter:
