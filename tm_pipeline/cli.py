@@ -8,18 +8,28 @@ import sys
 from pathlib import Path
 
 from tm_pipeline import settings
+from tm_pipeline.api.errors import (
+    EXIT_API_REFUSED,
+    EXIT_CONFIGURATION,
+    EXIT_FAILED,
+    EXIT_RETRY_LATER,
+    PipelineError,
+    exit_code_by_class_name,
+)
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # a step or a data-quality check failed: read the messages, fix, rerun
-EXIT_USAGE = 2  # configuration is missing or wrong (e.g. TRACKINGMORE_API_KEY unset)
-EXIT_API_REFUSED = 3  # the API refused the key, the balance or the request: retrying will not help
-EXIT_RETRY_LATER = 4  # the API stayed unavailable or rate-limited past the retry budget: rerun later
+EXIT_USAGE = EXIT_CONFIGURATION  # configuration is missing or wrong (e.g. TRACKINGMORE_API_KEY unset)
 
-_EXIT_BY_ERROR = {
-    "StopRunError": EXIT_API_REFUSED,
-    "TransientApiError": EXIT_RETRY_LATER,
-    "RateLimitedError": EXIT_RETRY_LATER,
-}
+# When steps fail for different reasons, the code that needs a person wins over "retry later":
+# a scheduler that retried would only meet the same refusal or the same wrong address again.
+_EXIT_PRECEDENCE = (EXIT_API_REFUSED, EXIT_CONFIGURATION, EXIT_FAILED, EXIT_RETRY_LATER)
+
+
+def exit_code_for(error_class_names: list[str]) -> int:
+    """The exit code for failed steps, from the class names Dagster kept of their exceptions."""
+    by_class_name = exit_code_by_class_name()
+    codes = {by_class_name.get(name, EXIT_FAILED) for name in error_class_names}
+    return next((code for code in _EXIT_PRECEDENCE if code in codes), EXIT_OK)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -53,7 +63,7 @@ def _sync(args: argparse.Namespace) -> int:
     for step, _, message in failures:
         print(f"error in {step}: {message}", file=sys.stderr)
     if failures:
-        return max(_EXIT_BY_ERROR.get(cls_name, EXIT_FAILED) for _, cls_name, _ in failures)
+        return exit_code_for([cls_name for _, cls_name, _ in failures])
     blocking = [c for c in failed_checks if c["severity"] == "ERROR"]
     print(f"sync finished; data in {data_dir}" + (f", {len(blocking)} ERROR checks failed" if blocking else ""))
     return EXIT_FAILED if blocking else EXIT_OK
@@ -162,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tm_pipeline").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except PipelineError as error:  # raised outside a Dagster step, e.g. while reading the environment
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

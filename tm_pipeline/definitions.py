@@ -38,7 +38,12 @@ def default_resources(
         "trackingmore": TrackingMoreResource(
             base_url=base_url or settings.base_url(),
             api_key=api_key or dg.EnvVar(settings.API_KEY_VAR),
-            **{"list_rate_per_s": settings.list_rate_per_s(), "state_dir": str(root / "state"), **api_settings},
+            **{
+                "list_rate_per_s": settings.list_rate_per_s(),
+                "max_transient_retries": settings.max_transient_retries(),
+                "state_dir": str(root / "state"),
+                **api_settings,
+            },
         ),
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(

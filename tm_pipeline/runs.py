@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import threading
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,10 @@ def instance_for(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(dagster_home(data_dir)))
 
 
+log = logging.getLogger(__name__)
+
 PROCESS_TAG = "tm_pipeline/process"  # "<host>:<pid>" of the CLI process running the run in-process
+INVOCATION_TAG = "tm_pipeline/invocation"  # tells this call's run apart from earlier runs of the same process
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -84,19 +89,94 @@ def materialize_all(
     """
     instance = instance_for(data_dir)
     for run_id in release_abandoned_runs(instance):
-        logging.getLogger(__name__).warning("released run %s, whose process was killed", run_id)
-    return dg.materialize(
-        [*pipeline_assets(), *pipeline_checks()],
-        selection=SYNC_SELECTION,
-        resources=dict(resources),
-        instance=instance,
-        tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
-        raise_on_error=False,
-        run_config={
-            "loggers": {"console": {"config": {"log_level": log_level}}},
-            "ops": {op: {"config": config} for op, config in (run_config_ops or {}).items()},
-        },
-    )
+        log.warning("released run %s, whose process was killed", run_id)
+    invocation = uuid.uuid4().hex
+    with PoolWaitReporter(instance, invocation, data_dir):
+        return dg.materialize(
+            [*pipeline_assets(), *pipeline_checks()],
+            selection=SYNC_SELECTION,
+            resources=dict(resources),
+            instance=instance,
+            tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}", INVOCATION_TAG: invocation},
+            raise_on_error=False,
+            run_config={
+                "loggers": {"console": {"config": {"log_level": log_level}}},
+                "ops": {op: {"config": config} for op, config in (run_config_ops or {}).items()},
+            },
+        )
+
+
+class PoolWaitReporter:
+    """Says, once per pool and holder, when this run's step waits for a slot another run holds.
+
+    The in-process executor does respect the pools: a step whose pool is full waits, and Dagster
+    notes that only as a DEBUG event, so a sync waiting behind a stuck run looked hung. This
+    thread polls the instance's pool table and warns, naming the run that holds the slot and
+    what to do if it never lets go.
+    """
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        invocation: str,
+        data_dir: Path,
+        say: Callable[[str], None] | None = None,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.instance = instance
+        self.invocation = invocation
+        self.data_dir = data_dir
+        self.say = say or log.warning
+        self.poll_s = poll_s
+        self.reported: set[tuple[str, str]] = set()  # (pool, holding run id) already announced
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pool-wait-reporter", daemon=True)
+
+    def __enter__(self) -> PoolWaitReporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        run_id = None
+        while not self._stop.wait(self.poll_s):
+            try:
+                run_id = run_id or self._own_run_id()
+                if run_id is not None:
+                    self.check_once(run_id)
+            except Exception:  # noqa: BLE001 - a report must never fail the sync it reports on
+                log.debug("pool wait check failed", exc_info=True)
+
+    def _own_run_id(self) -> str | None:
+        runs = self.instance.get_runs(dg.RunsFilter(tags={INVOCATION_TAG: self.invocation}), limit=1)
+        return runs[0].run_id if runs else None
+
+    def check_once(self, run_id: str) -> None:
+        storage = self.instance.event_log_storage
+        for pool in sorted(storage.get_concurrency_keys()):
+            info = storage.get_concurrency_info(pool)
+            if run_id not in info.pending_run_ids:
+                continue
+            for slot in info.claimed_slots:
+                if slot.run_id != run_id and (pool, slot.run_id) not in self.reported:
+                    self.reported.add((pool, slot.run_id))
+                    self.say(self._message(pool, info.slot_count, slot.run_id, slot.step_key))
+
+    def _message(self, pool: str, limit: int, holder_run_id: str, holder_step: str) -> str:
+        holder = self.instance.get_run_by_id(holder_run_id)
+        started_by = holder.tags.get(PROCESS_TAG) if holder else None
+        who = f"started by process {started_by}" if started_by else "started from the Dagster UI or a schedule"
+        status = holder.status.value if holder else "unknown"
+        return (
+            f"waiting for pool {pool} (limit {limit}): run {holder_run_id} holds it (step {holder_step}, "
+            f"{who}, status {status}); this sync goes on when that step ends. If that run is stuck: a CLI run "
+            f"whose process was killed is released by the next `tm-pipeline sync` on the same host; otherwise "
+            f"terminate it in the Dagster UI (DAGSTER_HOME={dagster_home(self.data_dir)}, "
+            f"`dagster dev -w workspace.yaml`, Runs), which frees its slot."
+        )
 
 
 def check_outcomes(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tm_pipeline.api.errors import ConfigurationError
+
 API_KEY_VAR = "TRACKINGMORE_API_KEY"
 BASE_URL_VAR = "TRACKINGMORE_BASE_URL"
 DATA_DIR_VAR = "TM_DATA_DIR"
 LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
+MAX_RETRIES_VAR = "TRACKINGMORE_MAX_RETRIES"
 BACKFILL_START_VAR = "TM_BACKFILL_START"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
@@ -31,7 +34,19 @@ def list_rate_per_s() -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{LIST_RATE_VAR} must be a number of requests per second, got {raw!r}") from None
+        raise ConfigurationError(f"{LIST_RATE_VAR} must be a number of requests per second, got {raw!r}") from None
+
+
+def max_transient_retries() -> int:
+    """How often one page is retried after 5xx, timeouts or resets before the run exits 4 (retry later)."""
+    raw = os.environ.get(MAX_RETRIES_VAR, "8")
+    try:
+        retries = int(raw)
+    except ValueError:
+        retries = -1
+    if retries < 0:
+        raise ConfigurationError(f"{MAX_RETRIES_VAR} must be a whole number of retries (0 or more), got {raw!r}")
+    return retries
 
 
 def backfill_start_date() -> str:

@@ -10,12 +10,15 @@ import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
 import urllib3
 
+from tm_pipeline.api import failures
 from tm_pipeline.api.envelope import ENVELOPE_DECODER, decode_tolerant
+from tm_pipeline.api.errors import ConfigurationError
 
 API_KEY_HEADER = "Trackingmore-Api-Key"
 
@@ -37,7 +40,8 @@ class Attempt:
     data: Any
     latency_ms: float
     response_bytes: int
-    failure: str | None = None  # transport-level problem: timeout, reset, truncated, not JSON
+    failure: str | None = None  # no envelope: one of the kinds in tm_pipeline.api.failures
+    body_summary: str | None = None  # what came back instead of an envelope (never the body itself)
 
     @property
     def code(self) -> int | None:
@@ -48,11 +52,14 @@ class Attempt:
 class TrackingMoreClient:
     def __init__(self, base_url: str, api_key: str, timeout_s: float = 30.0) -> None:
         if not api_key:
-            raise ValueError(
+            raise ConfigurationError(
                 "No TrackingMore API key: set TRACKINGMORE_API_KEY (or run `tm-pipeline demo`, "
                 "which uses the built-in sandbox)."
             )
         self.base_url = base_url.rstrip("/")
+        self.origin = origin_of(self.base_url)
+        self.envelopes_received = 0  # a host that answered with envelopes and then fails is having an outage
+        self._api_key = api_key
         self.timeout_s = timeout_s
         self.key_fingerprint = key_fingerprint(api_key)
         self._session = requests.Session()
@@ -77,16 +84,41 @@ class TrackingMoreClient:
             # of requests' 10 KB chunk loop (about a quarter of the CPU per page).
             with self._session.get(url, params=params, timeout=self.timeout_s, stream=True) as response:
                 body = response.raw.read(decode_content=True)
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            return _failed("timeout", started)
-        except (urllib3.exceptions.IncompleteRead, requests.exceptions.ChunkedEncodingError):
-            return _failed("truncated", started)
-        except urllib3.exceptions.ProtocolError as exc:
-            return _failed("truncated" if "IncompleteRead" in repr(exc) else "connection", started)
-        except requests.ConnectionError as exc:
-            return _failed("truncated" if "IncompleteRead" in repr(exc) else "connection", started)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            return _failed(failures.transport_failure(exc), started)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return parse_envelope(response.status_code, body, latency_ms, decoder)
+        attempt = parse_envelope(response.status_code, body, latency_ms, decoder)
+        if attempt.meta_code is not None:
+            self.envelopes_received += 1
+        elif attempt.failure == failures.NOT_JSON:
+            attempt.failure = failures.body_failure(body, response.raw.tell(), _content_length(response))
+            if attempt.failure == failures.NOT_ENVELOPE:
+                summary = failures.describe_body(body, response.headers.get("Content-Type"))
+                attempt.body_summary = summary.replace(self._api_key, self.key_fingerprint)
+        return attempt
+
+
+def origin_of(base_url: str) -> str:
+    """`scheme://host:port` of a base URL: what error messages name (no credentials, path or query)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"TRACKINGMORE_BASE_URL must be an http(s) URL such as https://api.trackingmore.com/v2, "
+            f"got one with scheme {parts.scheme!r} and host {parts.hostname!r}."
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ConfigurationError(f"TRACKINGMORE_BASE_URL has an invalid port (host {host!r}).") from None
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _content_length(response: requests.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _failed(kind: str, started: float) -> Attempt:

@@ -15,9 +15,11 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from tm_pipeline import settings
+from tm_pipeline.api import failures
 from tm_pipeline.api.client import Attempt, TrackingMoreClient
 from tm_pipeline.api.envelope import LIST_ENVELOPE_DECODER, ListPage
-from tm_pipeline.api.errors import RateLimitedError, StopRunError, TransientApiError
+from tm_pipeline.api.errors import ConfigurationError, RateLimitedError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.status_codes import Action, classify
 from tm_pipeline.extract.ledger import CallRecord, Ledger
@@ -109,6 +111,11 @@ class PageFetcher:
         )
         try:
             return retrying(one_attempt)
+        except TransientApiError as last_failure:
+            ledger.keep_unlanded(calls)
+            raise TransientApiError(
+                f"{last_failure}. Gave up after {len(calls)} attempts: rerun later (exit code 4)."
+            ) from last_failure
         except BaseException:
             ledger.keep_unlanded(calls)
             raise
@@ -144,12 +151,20 @@ class PageFetcher:
         calls.append(record)
         ledger.count(record)
         where = f"GET {LIST_ENDPOINT} page {page} with {params}"  # params never hold the key (it is a header)
-        return _judge(result, where, self.client.key_fingerprint), list_page
+        return _judge(result, where, self.client, attempt_number), list_page
 
 
-def _judge(result: Attempt, where: str, key_fingerprint: str) -> Attempt:
+# A refused connection or a failed DNS lookup is tried once more before it counts as configuration:
+# a server restarting or a resolver hiccup can cause one. A body that is not an envelope needs no
+# second look — no blip turns the API into a web page.
+CONNECT_ATTEMPTS_BEFORE_CONFIGURATION_ERROR = 2
+
+
+def _judge(result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int) -> Attempt:
+    """Return the attempt if it is usable; otherwise raise the error that says what happens next."""
     if result.failure is not None:
-        raise TransientApiError(f"{where}: {result.failure} (HTTP status {result.http_status})")
+        raise _failure_error(result, where, client, attempt_number)
+    key_fingerprint = client.key_fingerprint
     status = classify(result.code)  # type: ignore[arg-type]  # code is set whenever failure is None
     if status.action in (Action.ACCEPT, Action.TREAT_AS_EMPTY):
         if status.action is Action.ACCEPT and result.http_status not in (200, 201):
@@ -161,6 +176,31 @@ def _judge(result: Attempt, where: str, key_fingerprint: str) -> Attempt:
         raise TransientApiError(f"{where}: {status.code} {status.type}")
     detail = f"{where}: {result.meta_message or status.meaning}"
     raise StopRunError(status, detail, key_fingerprint)
+
+
+def _failure_error(
+    result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int
+) -> ConfigurationError | TransientApiError:
+    """No envelope came back: a configuration error if no TrackingMore API is at the address, else transient.
+
+    A 5xx status (a gateway's HTML page) or 429 is the API's side having trouble, and a host that
+    answered with envelopes earlier in this run and now fails is having an outage: both are retried.
+    """
+    kind = result.failure or failures.CONNECTION
+    happened = failures.what_happened(kind, result.http_status, result.body_summary)
+    server_side_status = result.http_status is not None and (result.http_status >= 500 or result.http_status == 429)
+    never_answered = client.envelopes_received == 0
+    if kind in failures.NO_API_HERE and never_answered and not server_side_status:
+        if kind == failures.NOT_ENVELOPE or attempt_number >= CONNECT_ATTEMPTS_BEFORE_CONFIGURATION_ERROR:
+            tries = "1 attempt" if attempt_number == 1 else f"{attempt_number} attempts"
+            return ConfigurationError(
+                f"{where}: no TrackingMore API at {client.origin} ({tries}): {happened}. "
+                f"This address comes from {settings.BASE_URL_VAR} (unset, it is the local sandbox "
+                f"{settings.SANDBOX_BASE_URL}). What to check: "
+                f"{failures.what_to_check(kind, settings.PRODUCTION_BASE_URL)}; then rerun."
+            )
+    earlier = " after answering earlier in this run" if not never_answered else ""
+    return TransientApiError(f"{where}: {client.origin}{earlier}: {happened}")
 
 
 def _log_retry(state: RetryCallState) -> None:

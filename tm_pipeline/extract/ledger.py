@@ -28,7 +28,10 @@ LEDGER_SCHEMA = pa.schema(
         described("meta_code", pa.int32(), "v2 meta.code; null when the body was not a v2 envelope."),
         described("meta_type", pa.string(), "v2 meta.type."),
         described("meta_message", pa.string(), "v2 meta.message."),
-        described("failure", pa.string(), "timeout, connection, truncated or not_json when there was no envelope."),
+        described(
+            "failure", pa.string(),
+            "Why there was no envelope: timeout, connection, truncated, not_json, refused, dns, proxy or not_envelope.",
+        ),
         described("attempt", pa.int32(), "1 for the first try of a page, 2+ for retries.", nullable=False),
         described("wait_before_s", pa.float64(), "Seconds the pacer waited before this attempt."),
         described("latency_ms", pa.float64(), "Milliseconds to the whole response."),
