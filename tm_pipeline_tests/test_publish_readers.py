@@ -21,9 +21,7 @@ import pandas as pd
 import pytest
 
 from tm_pipeline.publish.snapshot import READER_STORAGE_VERSION
-from tm_pipeline.runs import materialize_all
-from tm_pipeline.sandbox import SandboxServer
-from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
+from tm_pipeline.resources import WarehouseResource
 from tm_pipeline_tests.side_venvs import REPO_ROOT, side_venv_bin
 
 MART = "main.delivery_time_by_carrier"
@@ -51,22 +49,14 @@ READER_1X = textwrap.dedent(
 )
 
 
-# Module-scoped versions of the conftest fixtures: one paced pipeline run serves every test here.
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("readers") / "data"
-
-
-@pytest.fixture(scope="module")
-def published(sandbox: SandboxServer, data_dir: Path) -> Path:
-    resources = sandbox_resources(sandbox, sandbox_key(sandbox), data_dir)
-    assert materialize_all(resources, data_dir).success
-    return resources["warehouse"].published_file
+def published(finished_run: WarehouseResource) -> Path:
+    return finished_run.published_file
 
 
 @pytest.fixture(scope="module")
-def build_file(published: Path) -> Path:
-    return published.parent / "build" / published.name
+def build_file(finished_run: WarehouseResource) -> Path:
+    return finished_run.build_file
 
 
 def relations(connection: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str, str]]:
