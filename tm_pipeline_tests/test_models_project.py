@@ -190,3 +190,15 @@ def test_project_folder_uses_the_current_dbt_argument_form():
                     if isinstance(declaration, dict):
                         ((kind, body),) = declaration.items()
                         assert set(body) <= {"arguments", "config"}, (yml_path, model["name"], kind)
+
+
+def test_arguments_that_are_not_a_mapping_are_refused_with_the_test_named(tmp_path):
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    write(
+        tmp_path,
+        "marts/schema.yml",
+        "models:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n"
+        "          - accepted_values: {arguments: [1, 2]}\n",
+    )
+    with pytest.raises(ProjectError, match=r"schema\.yml: accepted_values on a\.x: `arguments:` must be a mapping"):
+        load_project(tmp_path)

@@ -207,8 +207,8 @@ def _test_severity(config: dict[str, Any], where: str) -> str:
 
 
 def _generic_tests(model: str, column: str, declarations: list[Any], where: str) -> list[GenericTest]:
-    """dbt's two spellings: `- not_null` or `- accepted_values: {values: [...], config: {...}}`;
-    arguments may also sit under `arguments:` (dbt >= 1.10)."""
+    """dbt's spellings: `- not_null`, or `- accepted_values: {arguments: {values: [...]}, config: {...}}`
+    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates."""
     tests = []
     for declaration in declarations:
         if isinstance(declaration, str):
@@ -221,7 +221,10 @@ def _generic_tests(model: str, column: str, declarations: list[Any], where: str)
                 f"{where}: unknown test {kind!r} on {model}.{column}; use one of {GENERIC_TESTS}"
             )
         config = body.pop("config", {}) or {}
-        arguments = {**body.pop("arguments", {}), **body}
+        nested_arguments = body.pop("arguments", {}) or {}
+        if not isinstance(nested_arguments, dict):
+            raise ProjectError(f"{where}: {kind} on {model}.{column}: `arguments:` must be a mapping of names")
+        arguments = {**nested_arguments, **body}
         severity = _test_severity(config, f"{where} {model}.{column} {kind}")
         tests.append(GenericTest(kind, model, column, severity, arguments))
     return tests
