@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,5 +66,7 @@ def print_report(outcome: DemoOutcome) -> None:
     print(f"\nsandbox: {outcome.sandbox_stats.get('requests')} requests, "
           f"{outcome.sandbox_stats.get('served_429')} answered 429")
     print(f"DuckDB file: {outcome.database_path}")
-    print(f"  open it:   duckdb {outcome.database_path}   or   python -c \"import duckdb; "
+    # the duckdb-cli package puts the command beside this interpreter; the venv need not be activated
+    duckdb_cli = Path(sys.executable).parent / "duckdb"
+    print(f"  open it:   {duckdb_cli} -readonly {outcome.database_path}   or   python -c \"import duckdb; "
           f"print(duckdb.connect('{outcome.database_path}', read_only=True).sql('FROM {METRIC_TABLE}'))\"")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tm_pipeline.definitions import default_resources
+from tm_pipeline.resources import WarehouseResource
+from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 
 SANDBOX_TRACKINGS = 4500  # three 2000-row pages, the last one short
@@ -50,3 +52,13 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def resources(sandbox: SandboxServer, api_key: str, data_dir: Path) -> dict:
     return sandbox_resources(sandbox, api_key, data_dir)
+
+
+@pytest.fixture(scope="session")
+def finished_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> WarehouseResource:
+    """One full pipeline run, shared by tests that only read what it built and published (the
+    readers' and dbt parity tests), so each of them does not pay for a paced run of its own."""
+    data_dir = tmp_path_factory.mktemp("finished_run") / "data"
+    resources = sandbox_resources(sandbox, sandbox_key(sandbox), data_dir)
+    assert materialize_all(resources, data_dir).success
+    return resources["warehouse"]

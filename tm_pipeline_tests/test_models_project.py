@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import ProjectError, find_refs, find_sources, load_project, parse_config
@@ -13,10 +14,17 @@ from tm_pipeline.models.render import render_sql
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 
 
+PROJECT_YML = 'model-paths: ["staging", "marts"]\ntest-paths: ["tests"]\n'
+
+
 def write(root: Path, relative: str, text: str) -> None:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    if not (root / "dbt_project.yml").exists():
+        (root / "dbt_project.yml").write_text(PROJECT_YML)
+        for folder in ("staging", "marts"):
+            (root / folder).mkdir(exist_ok=True)
 
 
 def test_config_block_is_read_as_literals():
@@ -120,3 +128,77 @@ def test_project_folder_documents_every_model_and_column():
         assert model.description, model.name
         assert model.columns, model.name
         assert all(column.description for column in model.columns), model.name
+
+
+def test_only_the_folders_dbt_project_names_are_read(tmp_path):
+    """dbt writes target/ and logs/ (compiled copies of every model) inside the project folder:
+    reading them as models would describe every model twice and fail the load."""
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    write(tmp_path, "marts/schema.yml", "models:\n  - name: a\n    description: the model\n")
+    write(tmp_path, "target/compiled/tm_pipeline/marts/a.sql", "select 1 as x")
+    write(tmp_path, "target/run/tm_pipeline/marts/schema.yml/not_null_a_x.sql", "select 1")
+    write(tmp_path, "target/graph_summary.yml", "models:\n  - name: a\n")
+    write(tmp_path, "logs/dbt.sql", "select 1")
+    write(tmp_path, "tests/a_ok.sql", "select * from {{ ref('a') }} where x < 0")
+    project = load_project(tmp_path)
+    assert set(project.models) == {"a"}
+    assert project.models["a"].description == "the model"
+    assert [test.name for test in project.singular_tests] == ["a_ok"]
+
+
+def test_model_paths_from_dbt_project_decide_what_is_a_model(tmp_path):
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    write(tmp_path, "scratch/b.sql", "select 2 as x")
+    (tmp_path / "dbt_project.yml").write_text('model-paths: ["marts", "scratch"]\n')
+    assert set(load_project(tmp_path).models) == {"a", "b"}
+    (tmp_path / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
+    assert set(load_project(tmp_path).models) == {"a"}
+
+
+def test_missing_dbt_project_file_is_explained(tmp_path):
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "a.sql").write_text("select 1")
+    with pytest.raises(ProjectError, match=r"dbt_project\.yml is missing.*model-paths"):
+        load_project(tmp_path)
+
+
+def test_model_path_that_is_not_a_folder_is_named(tmp_path):
+    write(tmp_path, "marts/a.sql", "select 1")
+    (tmp_path / "dbt_project.yml").write_text('model-paths: ["marts", "martz"]\n')
+    with pytest.raises(ProjectError, match="'martz'"):
+        load_project(tmp_path)
+
+
+def test_generic_test_arguments_in_either_dbt_spelling_compile_the_same(tmp_path):
+    """dbt >= 1.10 wants test arguments under `arguments:` (the old top-level form is deprecated);
+    the runner must read both alike."""
+    column = "models:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n"
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    write(tmp_path, "marts/schema.yml", column + "          - accepted_values: {values: [1, 2]}\n")
+    old_form = load_project(tmp_path).generic_tests
+    write(tmp_path, "marts/schema.yml", column + "          - accepted_values: {arguments: {values: [1, 2]}}\n")
+    new_form = load_project(tmp_path).generic_tests
+    assert old_form == new_form and new_form[0].arguments == {"values": [1, 2]}
+
+
+def test_project_folder_uses_the_current_dbt_argument_form():
+    """Arguments outside `arguments:` make dbt print a deprecation warning per test."""
+    for yml_path in SQL_DIR.rglob("schema.yml"):
+        for model in yaml.safe_load(yml_path.read_text()).get("models") or []:
+            for column in model.get("columns") or []:
+                for declaration in column.get("data_tests") or []:
+                    if isinstance(declaration, dict):
+                        ((kind, body),) = declaration.items()
+                        assert set(body) <= {"arguments", "config"}, (yml_path, model["name"], kind)
+
+
+def test_arguments_that_are_not_a_mapping_are_refused_with_the_test_named(tmp_path):
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    write(
+        tmp_path,
+        "marts/schema.yml",
+        "models:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n"
+        "          - accepted_values: {arguments: [1, 2]}\n",
+    )
+    with pytest.raises(ProjectError, match=r"schema\.yml: accepted_values on a\.x: `arguments:` must be a mapping"):
+        load_project(tmp_path)

@@ -284,6 +284,7 @@ def test_incremental_model_with_new_columns_is_rebuilt_not_merged(tmp_path):
     connection = duckdb.connect(str(tmp_path / "w.duckdb"))
     model_path = tmp_path / "sql" / "marts" / "numbers.sql"
     model_path.parent.mkdir(parents=True)
+    (tmp_path / "sql" / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
     model_path.write_text("{{ config(materialized='incremental', unique_key='n') }} select 1 as n")
     build_all(connection, load_project(tmp_path / "sql"))
     model_path.write_text(
@@ -298,6 +299,7 @@ def test_changing_a_view_to_a_table_replaces_the_view(tmp_path):
     connection = duckdb.connect(str(tmp_path / "w.duckdb"))
     model_path = tmp_path / "sql" / "marts" / "numbers.sql"
     model_path.parent.mkdir(parents=True)
+    (tmp_path / "sql" / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
     model_path.write_text("select 1 as n")
     build_all(connection, load_project(tmp_path / "sql"))
     model_path.write_text("{{ config(materialized='table') }} select 2 as n")

@@ -2,7 +2,8 @@
 
 The folder stays within the part of dbt that dbt-duckdb also runs (Jinja only for `ref()`,
 `source()` and `config()`), so it can move to dbt unchanged; this module is the only place that
-knows the file layout.
+knows the file layout. Like dbt, it reads only the folders `dbt_project.yml` names, so whatever
+dbt writes beside them (`target/`, `logs/`, `dbt_packages/`) is never mistaken for a model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import yaml
 MATERIALIZATIONS = ("view", "table", "incremental")
 SEVERITIES = ("error", "warn")
 GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
-SINGULAR_TEST_DIR = "tests"
+PROJECT_FILE = "dbt_project.yml"
+# dbt's defaults when dbt_project.yml leaves a key out
+DEFAULT_MODEL_PATHS = ("models",)
+DEFAULT_TEST_PATHS = ("tests",)
 
 CONFIG_PATTERN = re.compile(r"\{\{\s*config\((?P<args>.*?)\)\s*\}\}", re.DOTALL)
 REF_PATTERN = re.compile(r"\{\{\s*ref\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
@@ -80,6 +84,14 @@ class Model:
 
 
 @dataclass(frozen=True)
+class ProjectPaths:
+    """The folders dbt_project.yml names, relative to the project folder, as dbt reads them."""
+
+    model_paths: tuple[str, ...]
+    test_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Project:
     models: dict[str, Model]
     generic_tests: tuple[GenericTest, ...]
@@ -126,13 +138,56 @@ def _unique_key(config: dict[str, Any], where: str) -> tuple[str, ...]:
     raise ProjectError(f"{where}: unique_key must be a column name or a list of names")
 
 
-def _read_schema_files(sql_dir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
-    """Model entries and declared source tables from every schema .yml under sql_dir."""
+def _path_list(settings: dict[str, Any], key: str, default: tuple[str, ...], where: Path) -> tuple[str, ...]:
+    value = settings.get(key, list(default))
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(part, str) and part for part in value):
+        raise ProjectError(f"{where}: {key} must be a list of folder names, got {value!r}")
+    return tuple(value)
+
+
+def read_project_paths(sql_dir: Path) -> ProjectPaths:
+    """model-paths and test-paths from dbt_project.yml; each named folder must exist."""
+    project_file = Path(sql_dir) / PROJECT_FILE
+    if not project_file.is_file():
+        raise ProjectError(
+            f"{project_file} is missing: create it with `model-paths: [...]` naming the model folders, "
+            "as dbt requires"
+        )
+    try:
+        settings = yaml.safe_load(project_file.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ProjectError(f"{project_file}: not valid YAML: {error}") from error
+    if not isinstance(settings, dict):
+        raise ProjectError(f"{project_file}: expected a mapping of settings such as model-paths")
+    model_paths = _path_list(settings, "model-paths", DEFAULT_MODEL_PATHS, project_file)
+    test_paths = _path_list(settings, "test-paths", DEFAULT_TEST_PATHS, project_file)
+    for folder in model_paths:
+        if not (Path(sql_dir) / folder).is_dir():
+            raise ProjectError(f"{project_file}: model-paths names {folder!r}, which is not a folder in {sql_dir}")
+    return ProjectPaths(model_paths, test_paths)
+
+
+def _files_under(sql_dir: Path, folders: tuple[str, ...], *patterns: str) -> list[Path]:
+    """Files matching any pattern under the named folders (missing folders hold none), sorted."""
+    found = {
+        path
+        for folder in folders
+        if (sql_dir / folder).is_dir()
+        for pattern in patterns
+        for path in (sql_dir / folder).rglob(pattern)
+    }
+    return sorted(found)
+
+
+def _read_schema_files(
+    sql_dir: Path, paths: ProjectPaths
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
+    """Model entries and declared source tables from every property .yml in the model folders."""
     model_entries: dict[str, dict[str, Any]] = {}
     sources: dict[str, tuple[str, ...]] = {}
-    for yml_path in sorted([*sql_dir.rglob("*.yml"), *sql_dir.rglob("*.yaml")]):
-        if yml_path.name == "dbt_project.yml":
-            continue
+    for yml_path in _files_under(sql_dir, paths.model_paths, "*.yml", "*.yaml"):
         document = yaml.safe_load(yml_path.read_text()) or {}
         for entry in document.get("models") or []:
             if entry["name"] in model_entries:
@@ -152,8 +207,8 @@ def _test_severity(config: dict[str, Any], where: str) -> str:
 
 
 def _generic_tests(model: str, column: str, declarations: list[Any], where: str) -> list[GenericTest]:
-    """dbt's two spellings: `- not_null` or `- accepted_values: {values: [...], config: {...}}`;
-    arguments may also sit under `arguments:` (dbt >= 1.10)."""
+    """dbt's spellings: `- not_null`, or `- accepted_values: {arguments: {values: [...]}, config: {...}}`
+    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates."""
     tests = []
     for declaration in declarations:
         if isinstance(declaration, str):
@@ -166,7 +221,10 @@ def _generic_tests(model: str, column: str, declarations: list[Any], where: str)
                 f"{where}: unknown test {kind!r} on {model}.{column}; use one of {GENERIC_TESTS}"
             )
         config = body.pop("config", {}) or {}
-        arguments = {**body.pop("arguments", {}), **body}
+        nested_arguments = body.pop("arguments", {}) or {}
+        if not isinstance(nested_arguments, dict):
+            raise ProjectError(f"{where}: {kind} on {model}.{column}: `arguments:` must be a mapping of names")
+        arguments = {**nested_arguments, **body}
         severity = _test_severity(config, f"{where} {model}.{column} {kind}")
         tests.append(GenericTest(kind, model, column, severity, arguments))
     return tests
@@ -207,15 +265,13 @@ def _load_singular_test(path: Path) -> SingularTest:
 
 
 def load_project(sql_dir: Path) -> Project:
-    """Every model (.sql outside tests/) and test under sql_dir, with the docs from schema.yml."""
+    """Every model and test in the folders dbt_project.yml names, with the docs from schema.yml."""
     sql_dir = Path(sql_dir)
-    model_entries, sources = _read_schema_files(sql_dir)
+    paths = read_project_paths(sql_dir)
+    model_entries, sources = _read_schema_files(sql_dir, paths)
     models: dict[str, Model] = {}
-    singular_tests: list[SingularTest] = []
-    for path in sorted(sql_dir.rglob("*.sql")):
-        if path.relative_to(sql_dir).parts[0] == SINGULAR_TEST_DIR:
-            singular_tests.append(_load_singular_test(path))
-            continue
+    singular_tests = [_load_singular_test(path) for path in _files_under(sql_dir, paths.test_paths, "*.sql")]
+    for path in _files_under(sql_dir, paths.model_paths, "*.sql"):
         if path.stem in models:
             raise ProjectError(f"{path}: model name {path.stem!r} also used by {models[path.stem].path}")
         models[path.stem] = _load_model(path, sql_dir, model_entries.get(path.stem, {}))

@@ -1,22 +1,37 @@
 """Publish the warehouse atomically, so readers never block a run and a run never breaks a reader.
 
 DuckDB lets one process write a file, and a reader's lock would stop that writer. So runs build
-into a separate file nobody else opens, and publishing copies it beside the published file and
+into a separate file nobody else opens, and publishing writes a copy beside the published file and
 renames it over that file in one step. A reader holding the old file keeps a consistent snapshot
 until it reconnects; then it sees the new one. It never sees a half-built table.
+
+The copy is written in an older storage format on purpose: DuckDB 2.x writes files that DuckDB 1.x
+refuses, and most readers (the 1.x CLI, Metabase's, Superset's and Evidence's drivers) are 1.x.
+The build file keeps the default format; only what analysts open is pinned.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import duckdb
 
+# v1.0.0 is the storage format every DuckDB from 1.0 up reads (1.x readers accept 64..68; this is 64).
+# A newer value would only add compression that the published file, a copy rewritten each run, can do
+# without, and would lock out the older 1.x drivers BI tools bundle.
+READER_STORAGE_VERSION = "v1.0.0"
 
-def publish_snapshot(build_path: Path, published_path: Path) -> int:
-    """Copy the closed build file over the published one atomically; returns the bytes published."""
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def publish_snapshot(
+    build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION
+) -> int:
+    """Copy the closed build file over the published one atomically, written in `storage_version`
+    so DuckDB 1.x readers can open it; returns the bytes published."""
     with duckdb.connect(str(build_path)) as connection:
         connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
     leftover_wal = build_path.with_name(build_path.name + ".wal")
@@ -24,6 +39,14 @@ def publish_snapshot(build_path: Path, published_path: Path) -> int:
         raise RuntimeError(f"{build_path} still has a write-ahead log: another process is writing it")
     published_path.parent.mkdir(parents=True, exist_ok=True)
     staging = published_path.with_name(f".{published_path.name}.publishing")
-    shutil.copyfile(build_path, staging)
+    for leftover in (staging, staging.with_name(staging.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # a publish that died half-way; nobody reads the staging file
+    with duckdb.connect() as connection:
+        connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
+        connection.execute(
+            f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
+        )
+        connection.execute("COPY FROM DATABASE build TO published")
+        connection.execute("DETACH published")  # checkpoints and closes the file before it is renamed
     os.replace(staging, published_path)
     return published_path.stat().st_size

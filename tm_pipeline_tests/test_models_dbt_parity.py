@@ -1,0 +1,179 @@
+"""dbt_like_sql/ builds unchanged under dbt-core + dbt-duckdb, into the same tables as the runner.
+
+The folder claims dbt portability; this holds it to that. A real pipeline run fills `raw.*` and
+the runner's models; the raw tables are copied into a fresh DuckDB file, dbt builds a copy of the
+folder there (from `.venv-dbt`, pinned by .ci/venv-dbt.txt, made by .ci/run), and every model must
+equal the runner's row for row. dbt's profile lives in a temp dir and points at that temp file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tm_pipeline.models.project import load_project
+from tm_pipeline.resources import WarehouseResource
+from tm_pipeline_tests.side_venvs import REPO_ROOT, side_venv_bin
+
+SQL_DIR = REPO_ROOT / "dbt_like_sql"
+DBT_DATABASE = "dbt_parity"  # dbt-duckdb names relations "<file stem>".<schema>.<name>
+# Columns that hold the build's own clock, so two builds never agree on them.
+BUILD_TIME_COLUMNS = {"data_as_of": {"built_at"}}
+DBT_OUTPUT_DIRS = ("target", "logs")
+
+
+@dataclass(frozen=True)
+class DbtBuild:
+    project_dir: Path
+    database: Path
+    runner_database: Path
+    returncode: int
+    events: list[dict]
+    output: str
+
+
+def copy_raw_tables(source: Path, target: Path) -> list[str]:
+    """The base tables of `raw` (what dbt's sources read), copied into a new DuckDB file."""
+    with duckdb.connect() as connection:
+        connection.execute(f"attach '{source}' as source (read_only)")
+        connection.execute(f"attach '{target}' as {DBT_DATABASE}")
+        connection.execute(f"create schema {DBT_DATABASE}.raw")
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = 'source' and table_schema = 'raw' and table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        for table in tables:
+            connection.execute(f"create table {DBT_DATABASE}.raw.{table} as from source.raw.{table}")
+    return tables
+
+
+@pytest.fixture(scope="module")
+def dbt_build(finished_run: WarehouseResource, tmp_path_factory: pytest.TempPathFactory) -> DbtBuild:
+    dbt = side_venv_bin("dbt") / "dbt"
+    work_dir = tmp_path_factory.mktemp("dbt_parity")
+    runner_database = finished_run.build_file
+
+    dbt_version = subprocess.run(
+        [str(dbt.parent / "python"), "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()
+    assert dbt_version == duckdb.__version__, (
+        f".venv-dbt has duckdb {dbt_version}, the product {duckdb.__version__}: pin the same in .ci/venv-dbt.txt "
+        "so both builds run on one engine"
+    )
+
+    database = work_dir / f"{DBT_DATABASE}.duckdb"
+    assert copy_raw_tables(runner_database, database)
+    project_dir = work_dir / "dbt_like_sql"
+    # dbt writes target/ and logs/ inside the project folder: here, inside a copy.
+    shutil.copytree(SQL_DIR, project_dir, ignore=shutil.ignore_patterns(*DBT_OUTPUT_DIRS, "dbt_packages"))
+    profiles_dir = work_dir / "profiles"
+    profiles_dir.mkdir()
+    (profiles_dir / "profiles.yml").write_text(
+        textwrap.dedent(
+            f"""
+            tm_pipeline:
+              target: parity
+              outputs:
+                parity:
+                  type: duckdb
+                  path: {json.dumps(str(database))}
+                  threads: 1
+            """
+        )
+    )
+    environment = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(profiles_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # no telemetry calls from a test
+        "DBT_USE_COLORS": "false",
+    }
+    result = subprocess.run(
+        [str(dbt), "--log-format", "json", "build", "--project-dir", str(project_dir),
+         "--show-all-deprecations", "--no-partial-parse"],
+        cwd=work_dir, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    events = []
+    for line in result.stdout.splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    return DbtBuild(project_dir, database, runner_database, result.returncode, events, result.stdout + result.stderr)
+
+
+def messages(build: DbtBuild, levels: tuple[str, ...]) -> list[str]:
+    return [f"{e['info']['name']}: {e['info']['msg']}" for e in build.events if e["info"]["level"] in levels]
+
+
+def test_dbt_builds_the_folder_unchanged_and_its_data_tests_pass(dbt_build: DbtBuild) -> None:
+    assert dbt_build.returncode == 0, "\n".join(messages(dbt_build, ("error",))) or dbt_build.output[-3000:]
+    finished = [e for e in dbt_build.events if e["info"]["name"] == "EndOfRunSummary"]
+    assert finished, dbt_build.output[-3000:]
+    project = load_project(SQL_DIR)
+    models, tests = (
+        {e["data"]["node_info"]["node_name"]: e["data"]["node_info"]["node_status"]
+         for e in dbt_build.events if e["info"]["name"] == event}
+        for event in ("LogModelResult", "LogTestResult")
+    )
+    assert models == dict.fromkeys(project.models, "success")
+    assert list(tests.values()) == ["pass"] * (len(project.generic_tests) + len(project.singular_tests)), tests
+
+
+def test_dbt_prints_no_deprecation_warning(dbt_build: DbtBuild) -> None:
+    deprecations = [text for text in messages(dbt_build, ("warn", "error")) if "Deprecat" in text]
+    assert deprecations == []
+    assert dbt_build.events, "no JSON log lines: did dbt run?"
+
+
+def count(connection: duckdb.DuckDBPyConnection, query: str) -> int:
+    return connection.execute(f"select count(*) from ({query})").fetchall()[0][0]
+
+
+def test_every_model_equals_the_runners_row_for_row(dbt_build: DbtBuild) -> None:
+    """Same column names and types, and the same multiset of rows (order-insensitive, exact)."""
+    with duckdb.connect(str(dbt_build.runner_database), read_only=True) as connection:
+        connection.execute(f"attach '{dbt_build.database}' as {DBT_DATABASE} (read_only)")
+        for name in load_project(SQL_DIR).models:
+            runner_columns = connection.execute(f"describe main.{name}").fetchall()
+            dbt_columns = connection.execute(f"describe {DBT_DATABASE}.main.{name}").fetchall()
+            assert [c[:2] for c in dbt_columns] == [c[:2] for c in runner_columns], name
+            skipped = BUILD_TIME_COLUMNS.get(name, set())
+            assert skipped <= {c[0] for c in runner_columns}, f"{name}: {skipped} no longer exist"
+            compared = ", ".join(f'"{c[0]}"' for c in runner_columns if c[0] not in skipped)
+            runner_rows = f"select {compared} from main.{name}"
+            dbt_rows = f"select {compared} from {DBT_DATABASE}.main.{name}"
+            assert count(connection, f"{runner_rows} except all {dbt_rows}") == 0, f"{name}: rows only the runner built"
+            assert count(connection, f"{dbt_rows} except all {runner_rows}") == 0, f"{name}: rows only dbt built"
+            assert count(connection, runner_rows) == count(connection, dbt_rows) > 0, name
+
+
+def test_runner_reads_the_folder_after_dbt_wrote_into_it(dbt_build: DbtBuild) -> None:
+    """dbt's target/ and logs/ hold compiled copies of every model: the runner must not read them."""
+    assert all((dbt_build.project_dir / folder).is_dir() for folder in DBT_OUTPUT_DIRS)
+    assert list((dbt_build.project_dir / "target").rglob("*.sql")), "dbt compiled nothing into target/"
+    after_dbt, original = load_project(dbt_build.project_dir), load_project(SQL_DIR)
+    assert sorted(after_dbt.models) == sorted(original.models)
+    assert len(after_dbt.generic_tests) == len(original.generic_tests)
+    assert [t.name for t in after_dbt.singular_tests] == [t.name for t in original.singular_tests]
+
+
+def test_git_ignores_what_dbt_writes_into_the_folder(dbt_build: DbtBuild) -> None:
+    written = sorted(path.name for path in dbt_build.project_dir.iterdir() if not (SQL_DIR / path.name).exists())
+    assert set(DBT_OUTPUT_DIRS) <= set(written)
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in [*written, "dbt_packages"]:
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", f"dbt_like_sql/{name}/x"], cwd=REPO_ROOT, timeout=30
+        )
+        assert ignored.returncode == 0, f"dbt_like_sql/{name}/ is not in .gitignore"
