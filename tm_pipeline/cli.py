@@ -71,7 +71,8 @@ def _bench(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     sizes = tuple(int(size) for size in args.memory_sizes.split(","))
-    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes)
+    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes,
+                             scheduled_trackings=args.scheduled_trackings)
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -255,6 +256,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     bench.add_argument("--throughput-trackings", type=int, default=200_000,
                        help="trackings the unthrottled throughput benchmark extracts and loads")
     bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
+    bench.add_argument("--scheduled-trackings", type=int, default=20_000,
+                       help="trackings synced at 1 request/s by the CLI and by a schedule tick, for comparison")
     bench.add_argument("--out", help="also write the results as JSON to this file")
     bench.set_defaults(handler=_bench)
 

@@ -37,6 +37,7 @@ class LaunchedRun:
     status: str
     submitted_to_finished_s: float  # from the tick creating the run to the run's end, as a user waits
     run_wall_s: float  # the run worker's own start to end, as Dagster records it
+    code_location_load_s: float  # once per daemon start, not per run
 
 
 def _next_schedule_tick(after: datetime) -> datetime:
@@ -70,6 +71,7 @@ def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0
     TRACKINGMORE_BASE_URL, TRACKINGMORE_API_KEY and TM_DATA_DIR before calling.
     """
     known_runs = {run.run_id for run in instance.get_runs()}
+    loading_started = time.monotonic()
     with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE_FILE)])) as context:
         errors = [
             entry.load_error for entry in context.create_request_context().get_code_location_entries().values()
@@ -78,6 +80,7 @@ def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0
         if errors:
             raise RuntimeError(f"{WORKSPACE_FILE} did not load: {errors[0].message}")
         submitted_at = time.monotonic()
+        code_location_load_s = submitted_at - loading_started
         _tick_schedule_once(context)
         created = [run for run in instance.get_runs() if run.run_id not in known_runs]
         if len(created) != 1:
@@ -95,4 +98,4 @@ def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0
             time.sleep(0.2)
         finished_s = time.monotonic() - submitted_at
     run_wall_s = (record.end_time or 0.0) - (record.start_time or 0.0)
-    return LaunchedRun(run.run_id, record.dagster_run.status.value, finished_s, run_wall_s)
+    return LaunchedRun(run.run_id, record.dagster_run.status.value, finished_s, run_wall_s, code_location_load_s)
