@@ -102,17 +102,17 @@ def _query(args: argparse.Namespace) -> int:
         print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
               file=sys.stderr)
         return EXIT_USAGE
-    with duckdb.connect(str(database_path), read_only=True) as connection:
-        try:
+    try:
+        with duckdb.connect(str(database_path), read_only=True) as connection:
             cursor = connection.execute(args.sql)
-        except duckdb.Error as error:
-            print(f"error: {error}\n(query opens {database_path} read-only; `SHOW ALL TABLES` lists what is there)",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        if cursor.description is None:
-            return EXIT_OK
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchmany(args.max_rows + 1)  # never pulls a whole fact table into memory
+            if cursor.description is None:
+                return EXIT_OK
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchmany(args.max_rows + 1)  # never pulls a whole fact table into memory
+    except duckdb.Error as error:
+        print(f"error: {error}\n(query opens {database_path} read-only; `SHOW ALL TABLES` lists what is there)",
+              file=sys.stderr)
+        return EXIT_USAGE
     import pandas as pd
 
     print(pd.DataFrame(rows[: args.max_rows], columns=columns).to_string(index=False))
