@@ -81,7 +81,8 @@ def _bench(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     sizes = tuple(int(size) for size in args.memory_sizes.split(","))
-    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes)
+    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes,
+                             scheduled_trackings=args.scheduled_trackings)
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -103,16 +104,83 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    database_path = Path(args.data_dir).resolve() / "warehouse.duckdb"
+    if not database_path.exists():
+        print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with duckdb.connect(str(database_path), read_only=True) as connection:
+            cursor = connection.execute(args.sql)
+            if cursor.description is None:
+                return EXIT_OK
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchmany(args.max_rows + 1)  # never pulls a whole fact table into memory
+    except duckdb.Error as error:
+        print(f"error: {error}\n(query opens {database_path} read-only; `SHOW ALL TABLES` lists what is there)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    import pandas as pd
+
+    print(pd.DataFrame(rows[: args.max_rows], columns=columns).to_string(index=False))
+    if len(rows) > args.max_rows:
+        print(f"(first {args.max_rows} rows shown; --max-rows shows more)")
+    return EXIT_OK
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from tm_pipeline.ui import run_ui
+
+    return run_ui(
+        Path(args.data_dir).resolve(), args.host, args.port,
+        args.sandbox_trackings if args.sandbox else None, args.sandbox_port,
+    )
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from tm_pipeline.sandbox.cli import run
 
     return run(args)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, as ArgumentDefaultsHelpFormatter does, except where
+    there is nothing to show (flags, options that are off unless given)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "%(default)" in help_text or not action.option_strings or not shows_default(action):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """False for defaults that say nothing: unset (None), a flag that is off, an empty list."""
+    default = action.default
+    return not (default is None or default is False or default is argparse.SUPPRESS or default == [])
+
+
+def _add_command(commands, name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name, help=summary, description=summary + (f"\n\n{details}" if details else ""),
+        formatter_class=HelpFormatter,
+    )
+
+
+def _add_data_dir(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--data-dir", default=str(settings.data_dir()),
+        help=f"{what}; ${settings.DATA_DIR_VAR} sets the default, else ./data",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tm-pipeline",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         description=(
             "TrackingMore shipment trackings -> Parquet lake -> DuckDB -> delivery-time and exception-rate\n"
             "metrics, with every API status code and data test judged by Dagster asset checks."
@@ -121,51 +189,103 @@ def build_parser() -> argparse.ArgumentParser:
 typical use:
   tm-pipeline demo                  try it: a local TrackingMore sandbox, no account needed
   tm-pipeline report                then open data/report.html
+  tm-pipeline query "FROM delivery_time_by_carrier"     or ask the warehouse (read-only)
+  tm-pipeline ui --sandbox          the Dagster UI against a local sandbox: schedule, backfills, checks
   export {settings.API_KEY_VAR}=... {settings.BASE_URL_VAR}={settings.PRODUCTION_BASE_URL}
   tm-pipeline sync                  a headless incremental sync (cron, CI, Airflow...)
-  dagster dev -w workspace.yaml     or the Dagster UI: schedule every 3 h, backfills, checks
+  tm-pipeline ui                    or the Dagster UI: the 3-hourly schedule runs while it is up
 
 data goes to ${settings.DATA_DIR_VAR} (default ./data); analysts open data/warehouse.duckdb read-only.
+`dagster dev` by hand needs DAGSTER_HOME=<data_dir>/dagster_home (tm-pipeline ui sets it).
 exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (do not retry),
 4 API unavailable (retry later). Docs: README.md and docs/.""",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run everything end to end against an in-process sandbox")
+    demo = _add_command(
+        commands, "demo", "run everything end to end against an in-process sandbox",
+        "Starts a TrackingMore v2 sandbox on a free port, materializes every asset and check against it,\n"
+        "prints a metric table, the check results and where the warehouse is, then stops the sandbox.",
+    )
     demo.add_argument("--trackings", type=int, default=20_000, help="how many trackings the sandbox holds")
     demo.add_argument("--seed", type=int, default=42, help="sandbox data seed (same seed, same data)")
-    demo.add_argument("--data-dir", default=str(settings.data_dir()), help="where Parquet and DuckDB land")
+    _add_data_dir(demo, "where the lake, DuckDB and the Dagster home land")
     demo.set_defaults(handler=_demo)
 
-    sync = commands.add_parser(
-        "sync", help=f"run the pipeline headless against {settings.BASE_URL_VAR} with {settings.API_KEY_VAR}"
+    sync = _add_command(
+        commands, "sync", f"run the pipeline headless against {settings.BASE_URL_VAR} with {settings.API_KEY_VAR}",
+        "Extract, load, build the models, run every check and publish, in this process. Exit codes:\n"
+        "0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused, 4 retry later.",
     )
-    sync.add_argument("--data-dir", default=str(settings.data_dir()), help="where Parquet and DuckDB land")
+    _add_data_dir(sync, "where the lake, DuckDB and the Dagster home land")
     sync.add_argument(
         "--mode", choices=["incremental", "full"], default="incremental",
-        help="incremental: only what changed since the last sync (the first sync is full)",
+        help="incremental: only what changed since the last sync (the first sync is full); full: everything",
     )
     sync.set_defaults(handler=_sync)
 
-    bench = commands.add_parser("bench", help="measure pacing, throughput, CPU per page, memory and model builds")
-    bench.add_argument("--only", help="comma-separated sections: pacing,throughput,memory,models (default: all)")
-    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
-    bench.add_argument("--throughput-trackings", type=int, default=200_000)
-    bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
-    bench.add_argument("--out", help="also write the results as JSON to this file")
-    bench.set_defaults(handler=_bench)
+    ui = _add_command(
+        commands, "ui", "start the Dagster UI and daemon (dagster dev) with DAGSTER_HOME=<data-dir>/dagster_home",
+        "The schedule, the automation sensor, backfills and checks, in a browser. The pool limits are\n"
+        "written to <data-dir>/dagster_home/dagster.yaml first. With --sandbox, a local TrackingMore\n"
+        "stand-in starts too and its URL and key are exported to the UI's runs. Ctrl-C stops everything.",
+    )
+    _add_data_dir(ui, "where runs land and where the Dagster home (run history, pool limits) lives")
+    ui.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    ui.add_argument("--port", type=int, default=3000, help="port the UI listens on")
+    ui.add_argument("--sandbox", action="store_true",
+                    help=f"also start a sandbox and point the runs at it (instead of ${settings.BASE_URL_VAR})")
+    ui.add_argument("--sandbox-trackings", type=int, default=20_000, help="trackings the --sandbox holds")
+    ui.add_argument("--sandbox-port", type=int, default=0, help="port of the --sandbox (0: any free port)")
+    ui.set_defaults(handler=_ui)
 
-    report = commands.add_parser("report", help="write the metrics as one self-contained HTML dashboard (offline)")
-    report.add_argument("--data-dir", default=str(settings.data_dir()), help="where warehouse.duckdb is")
+    query = _add_command(
+        commands, "query", "run one SQL statement on the published warehouse, read-only, and print the rows",
+        'e.g. tm-pipeline query "FROM delivery_time_by_carrier"  or  tm-pipeline query "SHOW ALL TABLES"',
+    )
+    query.add_argument("sql", help="the SQL to run (DuckDB dialect); writes are refused")
+    _add_data_dir(query, "where warehouse.duckdb is")
+    query.add_argument("--max-rows", type=int, default=100, help="print at most this many rows")
+    query.set_defaults(handler=_query)
+
+    report = _add_command(
+        commands, "report", "write the metrics as one self-contained HTML dashboard (offline)",
+        "Reads <data-dir>/warehouse.duckdb (run demo or sync first) and prints the file it wrote.",
+    )
+    _add_data_dir(report, "where warehouse.duckdb is")
     report.add_argument("--out", help="HTML file to write (default: <data-dir>/report.html)")
     report.set_defaults(handler=_report)
 
+    bench = _add_command(
+        commands, "bench", "measure pacing, throughput, CPU per page, memory, model builds and scheduled runs",
+        "Each section starts its own sandbox process and prints its figures as JSON (README has the latest).",
+    )
+    bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
+                                      "(default: all)")
+    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--throughput-trackings", type=int, default=200_000,
+                       help="trackings the unthrottled throughput benchmark extracts and loads")
+    bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
+    bench.add_argument("--scheduled-trackings", type=int, default=20_000,
+                       help="trackings synced at 1 request/s by the CLI and by a schedule tick, for comparison")
+    bench.add_argument("--out", help="also write the results as JSON to this file")
+    bench.set_defaults(handler=_bench)
+
     from tm_pipeline.sandbox.cli import add_arguments
 
-    sandbox = commands.add_parser("sandbox", help="serve the TrackingMore v2 stand-in on 127.0.0.1")
+    sandbox = _add_command(
+        commands, "sandbox", "serve the TrackingMore v2 stand-in on 127.0.0.1",
+        "Prints its base URL and key; point TRACKINGMORE_BASE_URL at it. Ctrl-C stops it.",
+    )
     add_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
     return parser
+
+
+def _bench_sections() -> tuple[str, ...]:
+    from tm_pipeline.bench.run import SECTIONS
+
+    return SECTIONS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
-from tm_pipeline.schedules import sync_every_3_hours, sync_job
+from tm_pipeline.schedules import automation_sensor, sync_every_3_hours, sync_job
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 MODEL_ASSETS, DATA_TEST_CHECKS = build_model_definitions(SQL_DIR)
@@ -66,6 +66,9 @@ def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definiti
         asset_checks=pipeline_checks(),
         jobs=[sync_job],
         schedules=[sync_every_3_hours],
+        sensors=[automation_sensor],
+        # Runs launched from the UI or by the sensor run in-process too, like the scheduled job.
+        executor=dg.in_process_executor,
         resources=dict(resources) if resources is not None else default_resources(),
     )
 

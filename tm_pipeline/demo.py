@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from tm_pipeline import settings
 from tm_pipeline.definitions import default_resources
 from tm_pipeline.runs import check_outcomes, materialize_all
 
@@ -66,7 +69,45 @@ def print_report(outcome: DemoOutcome) -> None:
     print(f"\nsandbox: {outcome.sandbox_stats.get('requests')} requests, "
           f"{outcome.sandbox_stats.get('served_429')} answered 429")
     print(f"DuckDB file: {outcome.database_path}")
-    # the duckdb-cli package puts the command beside this interpreter; the venv need not be activated
-    duckdb_cli = Path(sys.executable).parent / "duckdb"
-    print(f"  open it:   {duckdb_cli} -readonly {outcome.database_path}   or   python -c \"import duckdb; "
-          f"print(duckdb.connect('{outcome.database_path}', read_only=True).sql('FROM {METRIC_TABLE}'))\"")
+    for line in open_it_hints(outcome.database_path):
+        print(line)
+
+
+def open_it_hints(database_path: Path) -> list[str]:
+    """Commands that open the published warehouse read-only, spelled as this user's shell can run them.
+
+    The duckdb CLI comes only with the dev extra, so the venv's own tm-pipeline and python are used,
+    by the path the shell reaches them (relative to the current directory, or bare when on PATH).
+    """
+    data_dir = database_path.parent
+    data_dir_flag = "" if data_dir == settings.data_dir() else f" --data-dir {_shell_path(data_dir)}"
+    python_code = (f"import duckdb; print(duckdb.connect({str(database_path)!r}, read_only=True)"
+                   f".sql('FROM {METRIC_TABLE}'))")
+    return [
+        f"  query it:  {_launcher('tm-pipeline')} query{data_dir_flag} {shlex.quote('FROM ' + METRIC_TABLE)}",
+        f"  Python:    {_launcher('python')} -c {_double_quoted(python_code)}",
+    ]
+
+
+def _launcher(name: str) -> str:
+    """`name` from this interpreter's bin directory, as the user would type it."""
+    executable = Path(sys.executable).with_name(name)
+    if not executable.exists():  # e.g. run through `python -m tm_pipeline.cli`
+        python = _shell_path(Path(sys.executable))
+        return f"{python} -m tm_pipeline.cli" if name == "tm-pipeline" else python
+    on_path = shutil.which(name)
+    return name if on_path and Path(on_path).absolute() == executable.absolute() else _shell_path(executable)
+
+
+def _shell_path(path: Path) -> str:
+    """Relative to the current directory when under it (symlinks kept: a venv's python is one)."""
+    absolute = path.absolute()
+    try:
+        return shlex.quote(str(absolute.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(absolute))
+
+
+def _double_quoted(text: str) -> str:
+    """Python code reads best in double quotes; fall back to shlex when the shell would expand something."""
+    return f'"{text}"' if not set('"$`\\!') & set(text) else shlex.quote(text)

@@ -21,7 +21,7 @@ from tm_pipeline.bench.sandbox_process import BENCH_KEY, sandbox_process, sandbo
 from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
-SECTIONS = ("pacing", "throughput", "correctness", "memory", "models")
+SECTIONS = ("pacing", "throughput", "correctness", "memory", "models", "scheduled")
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -122,7 +122,8 @@ def bench_models(database_path: Path, log: Callable[[str], None]) -> dict[str, A
 
 
 def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: int,
-                   memory_sizes: tuple[int, ...], log: Callable[[str], None] = print) -> dict[str, Any]:
+                   memory_sizes: tuple[int, ...], log: Callable[[str], None] = print,
+                   scheduled_trackings: int = 20_000) -> dict[str, Any]:
     results: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     if "pacing" in sections:
         results["pacing"] = bench_pacing(pages, log)
@@ -137,4 +138,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
             if "models" in sections:
                 results["models"] = {"trackings": max(memory_sizes),
                                      **bench_models(largest / "warehouse.duckdb", log)}
+    if "scheduled" in sections:
+        from tm_pipeline.bench.scheduled import bench_scheduled
+
+        results["scheduled"] = bench_scheduled(scheduled_trackings, log)
     return results

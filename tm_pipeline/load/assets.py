@@ -23,6 +23,13 @@ RAW_API_CALLS = dg.AssetKey(["raw", "api_calls"])
 RAW_STATUS_CODES = dg.AssetKey(["raw", "status_codes"])
 RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 
+# Eager, except that days never backfilled do not count as missing: almost every created-day
+# partition is, by design, and `eager()` waits for all of a dependency's partitions. A day that
+# is backfilled still counts as an update and triggers the load.
+FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
+    "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL))
+)
+
 
 @dg.multi_asset(
     specs=[
@@ -33,7 +40,7 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(RAW_TRACKINGS_SCHEMA)},
-            automation_condition=dg.AutomationCondition.eager(),
+            automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(
             RAW_CHECKPOINTS,
@@ -41,7 +48,7 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(CHECKPOINTS_SCHEMA)},
-            automation_condition=dg.AutomationCondition.eager(),
+            automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(
             RAW_API_CALLS,
@@ -49,14 +56,14 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
-            automation_condition=dg.AutomationCondition.eager(),
+            automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(
             RAW_STATUS_CODES,
             description="The TrackingMore v2 meta.code seed table: type, meaning, category and the pipeline's action.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(STATUS_CODES_SCHEMA)},
-            automation_condition=dg.AutomationCondition.eager(),
+            automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(
             RAW_QUARANTINE,

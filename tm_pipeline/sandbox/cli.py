@@ -15,10 +15,10 @@ from .server import SandboxServer
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the `sandbox` sub-command."""
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
     parser.add_argument("--trackings", type=int, default=20000, help="number of trackings to generate")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="data seed (same seed, same trackings)")
     parser.add_argument(
         "--api-key", action="append", dest="api_keys", help="valid API key (repeatable; default sandbox-key)"
     )
@@ -57,13 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every request"
     )
     faults.add_argument("--timeout-rate", type=float, default=0.0, help="share of requests held open")
-    faults.add_argument("--timeout-hold", type=float, default=30.0, metavar="SECONDS")
+    faults.add_argument(
+        "--timeout-hold", type=float, default=30.0, metavar="SECONDS", help="how long a held request stays open"
+    )
     faults.add_argument("--truncate-rate", type=float, default=0.0, help="share of bodies cut short")
     faults.add_argument("--reset-rate", type=float, default=0.0, help="share of connections reset")
     faults.add_argument(
         "--burst-429", type=int, default=0, metavar="N", help="refuse the first N list requests"
     )
-    faults.add_argument("--fault-seed", type=int, default=0)
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws (same seed, same faults)")
     parser.add_argument(
         "--write-truth",
         type=Path,

@@ -1,0 +1,54 @@
+"""The scheduled job launched as `dagster dev`'s daemon launches it: schedule tick, run queue, run launcher.
+
+No `materialize()` here: the code is loaded from workspace.yaml in a code server, the run executes in
+the run worker process the instance's launcher starts, against the sandbox over HTTP, with the pool
+limits of `<data_dir>/dagster_home/dagster.yaml`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from tm_pipeline.bench.daemon_launch import launch_scheduled_sync
+from tm_pipeline.runs import dagster_home, instance_for
+from tm_pipeline.sandbox import SandboxServer
+
+
+@pytest.fixture
+def scheduled_env(sandbox: SandboxServer, api_key: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment a deployment sets for `dagster dev`; the code server and run worker inherit it."""
+    monkeypatch.setenv("TRACKINGMORE_API_KEY", api_key)
+    monkeypatch.setenv("TRACKINGMORE_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("TM_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(data_dir)))
+    return data_dir
+
+
+def test_schedule_tick_runs_the_sync_in_one_process_and_publishes(scheduled_env: Path, sandbox: SandboxServer) -> None:
+    data_dir = scheduled_env
+    with instance_for(data_dir) as instance:
+        launched = launch_scheduled_sync(instance, timeout_s=120)
+        assert launched.status == "SUCCESS", [
+            event.message for event in instance.all_logs(launched.run_id) if event.level >= 40
+        ]
+        run = instance.get_run_by_id(launched.run_id)
+        assert run is not None and run.job_name == "incremental_sync"
+        assert run.tags.get("dagster/schedule_name") == "incremental_sync_every_3_hours"
+        events = instance.all_logs(launched.run_id)
+
+    # In-process executor: every step ran in the run worker's own process, none in a subprocess of its own.
+    run_start_pids = {e.dagster_event.pid for e in events if e.dagster_event_type == dg.DagsterEventType.RUN_START}
+    step_pids = {e.dagster_event.pid for e in events if e.dagster_event_type == dg.DagsterEventType.STEP_START}
+    assert len(run_start_pids) == 1 and step_pids == run_start_pids
+
+    truth_ids = sorted(item["id"] for item in sandbox.truth_trackings())
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
+        landed = published.execute("SELECT tracking_id FROM raw.trackings ORDER BY 1").fetchall()
+        carriers = published.execute("SELECT count(*) FROM main.delivery_time_by_carrier").fetchone()[0]
+    assert [tracking_id for (tracking_id,) in landed] == truth_ids
+    expected_carriers = len(sandbox.expected_metrics()["delivery_time_by_carrier"])
+    assert carriers == expected_carriers > 0
