@@ -16,6 +16,7 @@ import requests
 import urllib3
 
 from tm_pipeline.api.envelope import ENVELOPE_DECODER
+from tm_pipeline.api.send_timing import SendTimingAdapter, sent_on
 
 API_KEY_HEADER = "Trackingmore-Api-Key"
 
@@ -38,6 +39,11 @@ class Attempt:
     latency_ms: float
     response_bytes: int
     failure: str | None = None  # transport-level problem: timeout, reset, truncated, not JSON
+    # For the pacer (time.monotonic): when the request was on the wire, whether it opened a new
+    # connection, and when the response headers arrived; sent_at None = unknown (it failed).
+    sent_at: float | None = None
+    new_connection: bool = True
+    answered_at: float | None = None
 
     @property
     def code(self) -> int | None:
@@ -56,6 +62,8 @@ class TrackingMoreClient:
         self.timeout_s = timeout_s
         self.key_fingerprint = key_fingerprint(api_key)
         self._session = requests.Session()
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, SendTimingAdapter())
         self._session.headers.update(
             {API_KEY_HEADER: api_key, "Content-Type": "application/json", "Accept": "application/json"}
         )
@@ -76,6 +84,8 @@ class TrackingMoreClient:
             # Streaming, then one read of the whole body: a multi-megabyte page in one call instead
             # of requests' 10 KB chunk loop (about a quarter of the CPU per page).
             with self._session.get(url, params=params, timeout=self.timeout_s, stream=True) as response:
+                answered_at = time.monotonic()  # headers are in; the body is not read yet
+                sent_at, new_connection = sent_on(response)
                 body = response.raw.read(decode_content=True)
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             return _failed("timeout", started)
@@ -86,7 +96,9 @@ class TrackingMoreClient:
         except requests.ConnectionError as exc:
             return _failed("truncated" if "IncompleteRead" in repr(exc) else "connection", started)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return parse_envelope(response.status_code, body, latency_ms, decoder)
+        attempt = parse_envelope(response.status_code, body, latency_ms, decoder)
+        attempt.sent_at, attempt.new_connection, attempt.answered_at = sent_at, new_connection, answered_at
+        return attempt
 
 
 def _failed(kind: str, started: float) -> Attempt:
