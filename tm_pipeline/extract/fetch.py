@@ -53,7 +53,7 @@ class _RetryBudget:
     def wait_s(self, state: RetryCallState) -> float:
         if isinstance(_error(state), RateLimitedError):
             self.rate_limited += 1
-            self.pause_reason = f"the API asked for a pause after a 429 at {datetime.now(timezone.utc):%H:%M:%S} UTC"
+            self.pause_reason = _pause_after_429()
             self.pause_after_429 = True
             return self.policy.pause_on_429_s
         self.transient += 1
@@ -153,7 +153,17 @@ class PageFetcher:
         calls.append(record)
         ledger.count(record)
         where = f"GET {LIST_ENDPOINT} page {page} with {params}"  # params never hold the key (it is a header)
-        return _judge(result, where, self.client.key_fingerprint), list_page
+        try:
+            return _judge(result, where, self.client.key_fingerprint), list_page
+        except RateLimitedError:
+            # Whether or not this page is retried, the key must now stay quiet: a run that gives up
+            # here must not let the next run (which reads the pacer's state file) start at once.
+            self.pacer.hold_off(self.policy.pause_on_429_s, _pause_after_429(), warn=True)
+            raise
+
+
+def _pause_after_429() -> str:
+    return f"the API asked for a pause after a 429 at {datetime.now(timezone.utc):%H:%M:%S} UTC"
 
 
 def _judge(result: Attempt, where: str, key_fingerprint: str) -> Attempt:
