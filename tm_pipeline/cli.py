@@ -71,7 +71,7 @@ def _bench(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     sizes = tuple(int(size) for size in args.memory_sizes.split(","))
-    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes)
+    results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes, soak_runs=args.soak_runs)
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -138,8 +138,11 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     sync.set_defaults(handler=_sync)
 
     bench = commands.add_parser("bench", help="measure pacing, throughput, CPU per page, memory and model builds")
-    bench.add_argument("--only", help="comma-separated sections: pacing,throughput,memory,models (default: all)")
+    bench.add_argument(
+        "--only", help="comma-separated sections: pacing,soak,throughput,correctness,memory,models (default: all)"
+    )
     bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--soak-runs", type=int, default=100, help="short paced runs in the soak (~2.5 s each)")
     bench.add_argument("--throughput-trackings", type=int, default=200_000)
     bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
     bench.add_argument("--out", help="also write the results as JSON to this file")

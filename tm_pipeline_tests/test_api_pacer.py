@@ -217,3 +217,14 @@ def test_a_remembered_budget_without_a_reason_says_where_it_comes_from(tmp_path,
     assert [r.getMessage() for r in caplog.records] == [
         "waiting 5 s: this API key's request budget, remembered from an earlier run"
     ]
+
+
+def test_a_quick_answer_on_a_reused_connection_needs_no_margin() -> None:
+    """The request arrived before it was answered, so the answer bounds the arrival without jitter."""
+    clock = FakeClock()
+    pacer = Pacer(1.0, margin_s=0.01, clock=clock, sleep=clock.sleep)
+    granted = clock.now
+    pacer.wait_turn()
+    pacer.note_request(sent_at=granted, new_connection=False, answered_at=granted + 0.004)
+    pacer.wait_turn()
+    assert round(clock.now - granted, 6) == 1.004

@@ -7,9 +7,10 @@ What a strict server counts is arrival, which we never see. What we do see bound
   new connection a handshake comes first, so the arrival may be much later than `sent_at`.
 
 So, after a request on a reused connection, the next may start at `sent_at + 1/rate + margin`
-(`margin_s` absorbs jitter in that one-way delay); after a new connection's first request, not
-before `answered_at + 1/rate` either. The next request arrives after it starts, so both rules
-keep arrivals 1/rate apart with no tolerance at the server. The second rule costs one response
+(`margin_s` absorbs jitter in that one-way delay), or at `answered_at + 1/rate` if that is sooner
+(a quick answer); after a new connection's first request, only at the later of the two. The next
+request arrives after it starts, so these rules keep arrivals 1/rate apart with no tolerance at
+the server. The second rule costs one response
 latency per new connection, never per request; sleeping after each response would cost it on
 every page. A failed attempt (sent or not, unknown) spaces from the moment it failed.
 
@@ -50,7 +51,8 @@ class Pacer:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._state_file = state_file
-        self._next_start: float | None = None
+        self._next_start: float | None = None  # the earliest next start every known bound allows
+        self._granted_floor: float | None = None  # grant + interval, until the attempt is reported
         self._reason: str | None = None  # why _next_start is where it is, when it is worth saying
         self._reason_level = logging.INFO
         remembered = self._read_state()
@@ -66,14 +68,19 @@ class Pacer:
     def wait_turn(self) -> float:
         """Block until the next request may start; returns the seconds waited."""
         entered = now = self._clock()
-        if self._next_start is not None and self._next_start - now >= self.notice_wait_s:
+        next_start = self._effective_next_start()
+        if next_start is not None and next_start - now >= self.notice_wait_s:
             reason = self._reason or f"spacing requests {self.interval_s:g} s apart"
-            log.log(self._reason_level, "waiting %.0f s: %s", self._next_start - now, reason)
-        while self._next_start is not None and now < self._next_start:
-            self._sleep(self._next_start - now)
+            log.log(self._reason_level, "waiting %.0f s: %s", next_start - now, reason)
+        while next_start is not None and now < next_start:
+            self._sleep(next_start - now)
             now = self._clock()
-        # Until the attempt is reported (note_request), space from this grant: never less safe than before.
-        self._push_next_start(now + self.interval_s + self.margin_s)
+        self._reason, self._reason_level = None, logging.INFO  # that wait is served
+        if self.interval_s:
+            # Until the attempt is reported (note_request), space from this grant, as if it had been
+            # sent at once: a caller that never reports is paced no worse than before issue 9.
+            self._granted_floor = now + self.interval_s + self.margin_s
+            self._save_state()
         return now - entered
 
     def note_request(self, sent_at: float | None, new_connection: bool, answered_at: float | None) -> None:
@@ -82,19 +89,26 @@ class Pacer:
         `sent_at` None means unknown (the attempt failed): its arrival, if any, was before now."""
         if not self.interval_s:
             return
+        self._granted_floor = None  # what the attempt reports replaces the guess made at the grant
         if sent_at is None:
             self._push_next_start(self._clock() + self.interval_s)
-            return
-        next_start = sent_at + self.interval_s + self.margin_s
-        if new_connection:
-            arrived_by = answered_at if answered_at is not None else self._clock()
-            next_start = max(next_start, arrived_by + self.interval_s)
-        self._push_next_start(next_start)
+        else:
+            after_send = sent_at + self.interval_s + self.margin_s
+            after_answer = (answered_at if answered_at is not None else self._clock()) + self.interval_s
+            # A new connection's arrival can be anywhere up to the answer: only the answer bounds it.
+            self._push_next_start(max(after_send, after_answer) if new_connection else min(after_send, after_answer))
+        self._save_state()
 
     def hold_off(self, pause_s: float, reason: str | None = None, warn: bool = False) -> None:
         """Push the next start at least `pause_s` from now (the server asked us to be quiet, or a
         retry backs off). `reason` is what the log line says if the wait is long enough to notice."""
         self._push_next_start(self._clock() + pause_s, reason, logging.WARNING if warn else logging.INFO)
+        self._save_state()
+
+    def _effective_next_start(self) -> float | None:
+        if self._granted_floor is None:
+            return self._next_start
+        return max(self._granted_floor, self._next_start or self._granted_floor)
 
     def _push_next_start(self, next_start: float, reason: str | None = None, level: int = logging.INFO) -> None:
         """Move the next start later, never earlier: every bound that holds must keep holding."""
@@ -102,11 +116,16 @@ class Pacer:
             return
         self._next_start = next_start
         self._reason, self._reason_level = reason, level
-        if self._state_file is not None and self.interval_s:
-            wall_next = self._wall_clock() + (next_start - self._clock())
-            temporary = self._state_file.with_name(self._state_file.name + ".tmp")
-            temporary.write_text(f"{wall_next:.6f}\n{reason or ''}\n{logging.getLevelName(level)}\n")
-            os.replace(temporary, self._state_file)
+
+    def _save_state(self) -> None:
+        """Write the next start (wall-clock), its reason and log level for the key's next pacer."""
+        next_start = self._effective_next_start()
+        if self._state_file is None or not self.interval_s or next_start is None:
+            return
+        wall_next = self._wall_clock() + (next_start - self._clock())
+        temporary = self._state_file.with_name(self._state_file.name + ".tmp")
+        temporary.write_text(f"{wall_next:.6f}\n{self._reason or ''}\n{logging.getLevelName(self._reason_level)}\n")
+        os.replace(temporary, self._state_file)
 
     def _read_state(self) -> tuple[float, str, int] | None:
         """(next allowed start as wall-clock time, why, log level) from the state file; files
