@@ -10,9 +10,9 @@ So, after a request on a reused connection, the next may start at `sent_at + 1/r
 (`margin_s` absorbs jitter in that one-way delay), or at `answered_at + 1/rate` if that is sooner
 (a quick answer); after a new connection's first request, only at the later of the two. The next
 request arrives after it starts, so these rules keep arrivals 1/rate apart with no tolerance at
-the server. The second rule costs one response
-latency per new connection, never per request; sleeping after each response would cost it on
-every page. A failed attempt (sent or not, unknown) spaces from the moment it failed.
+the server. Waiting for the answer costs one response latency per new connection, never per
+request; sleeping after each response would cost it on every page. A failed attempt (sent or not,
+unknown) spaces the next from the moment it failed.
 
 The limit belongs to the API key, not to one run: a run that starts right after another (or after
 a 429 told the account to be quiet for two minutes) must wait too. With a `state_file`, the next
