@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
+import pytest
 import requests
 
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer, cli, key_fingerprint
@@ -80,6 +82,18 @@ def test_closing_connections_after_replies_forces_new_connections() -> None:
     assert [reply.headers.get("Connection") for reply in replies] == ["close"] * 4
     assert [code_of(reply) for reply in replies] == [200] * 4
     assert opened == 4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernel receive stamps are read on Linux only")
+def test_every_arrival_is_the_kernels_receive_stamp_even_on_new_connections() -> None:
+    """A missing stamp would fall back to when a handler thread saw the request: later than the truth."""
+    config = SandboxConfig(trackings=20, api_keys=(KEY,), list_rate_per_s=None, close_connection_rate=1.0)
+    with SandboxServer(config).running() as server:
+        for _ in range(20):
+            with requests.Session() as session:
+                assert code_of(session.get(list_url(server), headers=HEADERS, timeout=5)) == 200
+        stats = server.stats()
+    assert stats["connections_opened"] == 20 and stats["arrivals_without_kernel_stamp"] == 0
 
 
 def test_connection_closes_are_seeded_and_replay() -> None:

@@ -84,6 +84,7 @@ def bench_soak(runs: int, log: Callable[[str], None], deadline_s: float = 540.0)
         "served_429": stats["served_429"],
         "list_429_for_key": stats["list_429_per_key"].get(fingerprint, 0),
         "min_arrival_gap_s_seen_by_server": stats["min_list_gap_s_per_key"].get(fingerprint),
+        "arrivals_without_kernel_stamp": stats["arrivals_without_kernel_stamp"],
         "pacing_efficiency": efficiency(sends),
         "full_runs_with_all_rows": sum(rows == SOAK_TRACKINGS for rows in report["full_run_rows"]),
         "full_runs": len(report["full_run_rows"]),

@@ -91,6 +91,7 @@ class SandboxServer:
         self._churn = random.Random(self.config.close_connection_seed)
         self._churn_lock = threading.Lock()
         self._connections_opened = 0
+        self._arrivals_without_stamp = 0
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -159,6 +160,7 @@ class SandboxServer:
         snapshot["list_429_per_key"] = self._limiters["list"].refused_per_scope()
         with self._churn_lock:
             snapshot["connections_opened"] = self._connections_opened
+            snapshot["arrivals_without_kernel_stamp"] = self._arrivals_without_stamp
         snapshot["clock"] = self.store.now_iso()
         return snapshot
 
@@ -204,6 +206,11 @@ class SandboxServer:
         """Counted in stats, so a test can see that closing connections forced new ones."""
         with self._churn_lock:
             self._connections_opened += 1
+
+    def arrival_without_stamp(self) -> None:
+        """Counted in stats: such an arrival is when a handler thread saw it, later than the truth."""
+        with self._churn_lock:
+            self._arrivals_without_stamp += 1
 
     def close_after_reply(self) -> bool:
         """One seeded draw per v2 reply: should the server close this connection after it?"""

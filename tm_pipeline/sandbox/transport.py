@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 # Idle keep-alive connections are closed after this, like nginx's default keepalive_timeout.
 KEEPALIVE_IDLE_S = 75
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", None)  # Linux only; elsewhere arrival = now
+# Python does not name it; 35 is Linux's asm-generic value (x86, arm). Elsewhere arrival = "now".
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -36,6 +38,17 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.sandbox = sandbox
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        """Receive timestamps on the listening socket: accepted connections inherit them, and the
+        kernel keeps stamping for the server's whole life (enabled per connection, it switches
+        stamping on lazily and the first requests of a connection can miss their stamp)."""
+        if _SO_TIMESTAMPNS is not None:
+            try:
+                self.socket.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            except OSError:
+                pass  # arrivals fall back to the time the handler sees the request
+        super().server_bind()
 
     def close_open_connections(self) -> None:
         with self.connections_lock:
@@ -62,11 +75,6 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.server.sandbox.connection_opened()
         self.requests_on_connection = 0
         self.arrived_at: float | None = None
-        if _SO_TIMESTAMPNS is not None:
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-            except OSError:
-                pass  # arrival falls back to the time the handler sees the request
 
     def handle_one_request(self) -> None:
         """Note when the next request's first byte arrived, then parse and serve it as usual.
@@ -91,7 +99,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
                 seconds, nanoseconds = struct.unpack("qq", payload[:16])
-                return time.monotonic() - (time.time() - (seconds + nanoseconds / 1e9))
+                return _monotonic_of_wall_time(seconds + nanoseconds / 1e9)
+        self.server.sandbox.arrival_without_stamp()
         return time.monotonic()
 
     def finish(self) -> None:
@@ -155,3 +164,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.connection.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+def _monotonic_of_wall_time(wall_s: float) -> float:
+    """A wall-clock instant on time.monotonic()'s scale. The two clocks are read back to back; a
+    pair read across a preemption is read again, since its offset would be off by the preemption."""
+    for _ in range(5):
+        before = time.monotonic()
+        wall_now = time.time()
+        after = time.monotonic()
+        if after - before < 0.0005:
+            break
+    return (before + after) / 2 - (wall_now - wall_s)
