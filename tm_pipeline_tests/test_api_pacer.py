@@ -1,6 +1,8 @@
 import logging
 import random
 
+import pytest
+
 from tm_pipeline.api.pacer import Pacer
 
 
@@ -228,3 +230,23 @@ def test_a_quick_answer_on_a_reused_connection_needs_no_margin() -> None:
     pacer.note_request(sent_at=granted, new_connection=False, answered_at=granted + 0.004)
     pacer.wait_turn()
     assert round(clock.now - granted, 6) == 1.004
+
+
+def test_a_run_killed_during_a_429_pause_leaves_the_pause_and_its_reason_behind(tmp_path, caplog) -> None:
+    class Killed(Exception):
+        pass
+
+    def killed(_seconds: float) -> None:
+        raise Killed  # the process dies while it sleeps
+
+    clock = FakeClock()
+    state = tmp_path / "pacer-key.txt"
+    first = Pacer(1.0, state_file=state, clock=clock, sleep=killed, wall_clock=clock)
+    first.wait_turn()
+    first.hold_off(120.0, "the API asked for a pause after a 429 at 12:00:00 UTC", warn=True)
+    with pytest.raises(Killed):
+        first.wait_turn()
+    second = Pacer(1.0, state_file=state, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    with caplog.at_level(logging.INFO, logger="tm_pipeline"):
+        assert second.wait_turn() >= 120.0
+    assert "after a 429 at 12:00:00 UTC" in caplog.records[0].getMessage()

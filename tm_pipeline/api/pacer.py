@@ -72,15 +72,19 @@ class Pacer:
         if next_start is not None and next_start - now >= self.notice_wait_s:
             reason = self._reason or f"spacing requests {self.interval_s:g} s apart"
             log.log(self._reason_level, "waiting %.0f s: %s", next_start - now, reason)
+        if self.interval_s:
+            # Until the attempt is reported (note_request), space from its grant, as if it had been
+            # sent at once: a caller that never reports is paced no worse than before issue 9. The
+            # file gets the expected grant's floor now, before the wait, so that no disk write sits
+            # between the grant and the send (note_request writes the real bound right after it).
+            self._granted_floor = max(now, next_start or now) + self.interval_s + self.margin_s
+            self._save_state()
         while next_start is not None and now < next_start:
             self._sleep(next_start - now)
             now = self._clock()
         self._reason, self._reason_level = None, logging.INFO  # that wait is served
         if self.interval_s:
-            # Until the attempt is reported (note_request), space from this grant, as if it had been
-            # sent at once: a caller that never reports is paced no worse than before issue 9.
             self._granted_floor = now + self.interval_s + self.margin_s
-            self._save_state()
         return now - entered
 
     def note_request(self, sent_at: float | None, new_connection: bool, answered_at: float | None) -> None:
