@@ -137,7 +137,9 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     sync.set_defaults(handler=_sync)
 
-    bench = commands.add_parser("bench", help="measure pacing, throughput, CPU per page, memory and model builds")
+    bench = commands.add_parser(
+        "bench", help="measure pacing, the strict-server soak, throughput, CPU per page, memory and model builds"
+    )
     bench.add_argument(
         "--only", help="comma-separated sections: pacing,soak,throughput,correctness,memory,models (default: all)"
     )
