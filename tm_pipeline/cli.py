@@ -82,7 +82,7 @@ def _bench(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     sizes = tuple(int(size) for size in args.memory_sizes.split(","))
     results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes,
-                             scheduled_trackings=args.scheduled_trackings)
+                             scheduled_trackings=args.scheduled_trackings, soak_runs=args.soak_runs)
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -257,12 +257,14 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     report.set_defaults(handler=_report)
 
     bench = _add_command(
-        commands, "bench", "measure pacing, throughput, CPU per page, memory, model builds and scheduled runs",
+        commands, "bench", "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules",
         "Each section starts its own sandbox process and prints its figures as JSON (README has the latest).",
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
                                       "(default: all)")
     bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--soak-runs", type=int, default=100,
+                       help="short paced runs against the strict sandbox in the soak (~2.5 s each)")
     bench.add_argument("--throughput-trackings", type=int, default=200_000,
                        help="trackings the unthrottled throughput benchmark extracts and loads")
     bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")

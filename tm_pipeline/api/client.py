@@ -19,6 +19,7 @@ import urllib3
 from tm_pipeline.api import failures
 from tm_pipeline.api.envelope import ENVELOPE_DECODER, decode_tolerant
 from tm_pipeline.api.errors import ConfigurationError
+from tm_pipeline.api.send_timing import SendTimingAdapter, sent_on
 
 API_KEY_HEADER = "Trackingmore-Api-Key"
 
@@ -42,6 +43,11 @@ class Attempt:
     response_bytes: int
     failure: str | None = None  # no envelope: one of the kinds in tm_pipeline.api.failures
     body_summary: str | None = None  # what came back instead of an envelope (never the body itself)
+    # For the pacer (time.monotonic): when the request was on the wire, whether it opened a new
+    # connection, and when the response headers arrived; sent_at None = unknown (it failed).
+    sent_at: float | None = None
+    new_connection: bool = True
+    answered_at: float | None = None
 
     @property
     def code(self) -> int | None:
@@ -63,6 +69,8 @@ class TrackingMoreClient:
         self.timeout_s = timeout_s
         self.key_fingerprint = key_fingerprint(api_key)
         self._session = requests.Session()
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, SendTimingAdapter())
         self._session.headers.update(
             {API_KEY_HEADER: api_key, "Content-Type": "application/json", "Accept": "application/json"}
         )
@@ -83,6 +91,8 @@ class TrackingMoreClient:
             # Streaming, then one read of the whole body: a multi-megabyte page in one call instead
             # of requests' 10 KB chunk loop (about a quarter of the CPU per page).
             with self._session.get(url, params=params, timeout=self.timeout_s, stream=True) as response:
+                answered_at = time.monotonic()  # headers are in; the body is not read yet
+                sent_at, new_connection = sent_on(response)
                 body = response.raw.read(decode_content=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             return _failed(failures.transport_failure(exc), started)
@@ -95,6 +105,7 @@ class TrackingMoreClient:
             if attempt.failure == failures.NOT_ENVELOPE:
                 summary = failures.describe_body(body, response.headers.get("Content-Type"))
                 attempt.body_summary = summary.replace(self._api_key, self.key_fingerprint)
+        attempt.sent_at, attempt.new_connection, attempt.answered_at = sent_at, new_connection, answered_at
         return attempt
 
 

@@ -17,11 +17,15 @@ _URL = re.compile(r"(http://127\.0\.0\.1:\d+/v2)")
 
 
 @contextmanager
-def sandbox_process(trackings: int, list_rate_per_s: float, seed: int = 42) -> Iterator[str]:
-    """Start `tm-pipeline sandbox` on a free port; yields its base URL, stops it on exit."""
+def sandbox_process(
+    trackings: int, list_rate_per_s: float, seed: int = 42, extra_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Start `tm-pipeline sandbox` on a free port; yields its base URL, stops it on exit.
+
+    `extra_args` are more `tm-pipeline sandbox` flags, e.g. ("--strict",)."""
     command = [
         sys.executable, "-u", "-m", "tm_pipeline.cli", "sandbox", "--port", "0", "--trackings", str(trackings),
-        "--seed", str(seed), "--api-key", BENCH_KEY, "--list-rate", str(list_rate_per_s),
+        "--seed", str(seed), "--api-key", BENCH_KEY, "--list-rate", str(list_rate_per_s), *extra_args,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -2,6 +2,8 @@
 
 Tenacity drives the retries; its "sleep" is handed to the pacer, so a backoff or the 429 pause
 simply moves the next allowed start and the pacer does the waiting — one clock for everything.
+After every attempt the pacer is told when the request really left and on what connection, so
+it spaces arrivals at the server, not its own grants.
 """
 
 from __future__ import annotations
@@ -47,12 +49,18 @@ class _RetryBudget:
         self.rng = rng
         self.transient = 0
         self.rate_limited = 0
+        self.pause_reason = ""  # what the pacer says if the wait is long enough to notice
+        self.pause_after_429 = False
 
     def wait_s(self, state: RetryCallState) -> float:
         if isinstance(_error(state), RateLimitedError):
             self.rate_limited += 1
+            self.pause_reason = _pause_after_429()
+            self.pause_after_429 = True
             return self.policy.pause_on_429_s
         self.transient += 1
+        self.pause_reason = f"backing off after failed attempt {state.attempt_number}: {_error(state)}"
+        self.pause_after_429 = False
         ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (self.transient - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter": never 0, never in lockstep
 
@@ -105,7 +113,7 @@ class PageFetcher:
             retry=retry_if_exception_type((TransientApiError, RateLimitedError)),
             wait=budget.wait_s,
             stop=budget.stop,
-            sleep=self.pacer.hold_off,
+            sleep=lambda pause_s: self.pacer.hold_off(pause_s, budget.pause_reason, warn=budget.pause_after_429),
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -126,6 +134,7 @@ class PageFetcher:
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
         result = self.client.get(LIST_ENDPOINT, params, LIST_ENVELOPE_DECODER)
+        self.pacer.note_request(result.sent_at, result.new_connection, result.answered_at)
         list_page = result.data if isinstance(result.data, ListPage) and result.code in (200, 201) else None
         record = CallRecord(
             run_id=ledger.run_id,
@@ -151,7 +160,17 @@ class PageFetcher:
         calls.append(record)
         ledger.count(record)
         where = f"GET {LIST_ENDPOINT} page {page} with {params}"  # params never hold the key (it is a header)
-        return _judge(result, where, self.client, attempt_number), list_page
+        try:
+            return _judge(result, where, self.client, attempt_number), list_page
+        except RateLimitedError:
+            # Whether or not this page is retried, the key must now stay quiet: a run that gives up
+            # here must not let the next run (which reads the pacer's state file) start at once.
+            self.pacer.hold_off(self.policy.pause_on_429_s, _pause_after_429(), warn=True)
+            raise
+
+
+def _pause_after_429() -> str:
+    return f"the API asked for a pause after a 429 at {datetime.now(timezone.utc):%H:%M:%S} UTC"
 
 
 # A refused connection or a failed DNS lookup is tried once more before it counts as configuration:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -31,10 +32,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-penalty",
         type=float,
-        default=0.0,
         metavar="SECONDS",
-        help="keep refusing a key this long after a 429",
+        help="keep refusing a key this long after a 429 (default 0; 120 with --strict)",
     )
+    strict = parser.add_argument_group("strict server (each flag overrides what --strict sets)")
+    strict.add_argument(
+        "--strict",
+        action="store_true",
+        help="no arrival tolerance, 0.15 s handshake per new connection, 10%% of replies close their "
+        "connection, 120 s penalty after a 429",
+    )
+    strict.add_argument(
+        "--rate-tolerance", type=float, metavar="SECONDS", help="early arrival forgiven (default 0.02; 0 strict)"
+    )
+    strict.add_argument(
+        "--handshake-delay",
+        type=float,
+        metavar="SECONDS",
+        help="a new connection's first request counts as arrived this much later",
+    )
+    strict.add_argument(
+        "--close-connection-rate", type=float, metavar="RATE", help="share of replies that close their connection"
+    )
+    strict.add_argument("--close-connection-seed", type=int, metavar="SEED")
     parser.add_argument("--other-rate", type=float, default=1.0, help="other v2 endpoints per second per key")
     parser.add_argument(
         "--mirror-http-status", action="store_true", help="send meta codes as HTTP statuses too"
@@ -85,13 +105,22 @@ def _error_rates(pairs: list[str]) -> dict[str, float]:
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
-    return SandboxConfig(
+    base = SandboxConfig.strict() if args.strict else SandboxConfig()
+    strict_knobs = {
+        "rate_penalty_s": args.rate_penalty,
+        "rate_tolerance_s": args.rate_tolerance,
+        "handshake_delay_s": args.handshake_delay,
+        "close_connection_rate": args.close_connection_rate,
+        "close_connection_seed": args.close_connection_seed,
+    }
+    return dataclasses.replace(
+        base,
+        **{name: value for name, value in strict_knobs.items() if value is not None},
         trackings=args.trackings,
         seed=args.seed,
         api_keys=tuple(args.api_keys or ("sandbox-key",)),
         list_rate_per_s=args.list_rate or None,
         other_rate_per_s=args.other_rate or None,
-        rate_penalty_s=args.rate_penalty,
         mirror_http_status=args.mirror_http_status,
         balance=args.balance,
         quota=args.quota,
@@ -132,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     server.start(args.host, args.port)
     print(f"TrackingMore v2 sandbox: {server.base_url}  ({config.trackings} trackings, seed {config.seed})")
+    if args.strict:
+        print(
+            f"  strict: tolerance {config.rate_tolerance_s} s, handshake {config.handshake_delay_s} s, "
+            f"{config.close_connection_rate:.0%} of replies close, {config.rate_penalty_s:.0f} s after a 429"
+        )
     for api_key in config.api_keys:
         print(f"  header  Trackingmore-Api-Key: {api_key}")
     admin = server.base_url.removesuffix("/v2") + "/_sandbox"

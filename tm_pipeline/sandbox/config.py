@@ -6,8 +6,9 @@ and the simulated clock starts at `start_at`, never at the wall clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from .faults import FaultConfig
 
@@ -21,6 +22,12 @@ class SandboxConfig:
     endpoint, `other_rate_per_s` all remaining v2 endpoints together (§7: default 1/s).
     `rate_penalty_s` > 0 keeps refusing a key for that long after a rate-limit 429 (the docs'
     "wait two minutes" is 120); 0 means only the spacing rule applies.
+    `rate_tolerance_s` forgives that much early arrival (0 = none, as a strict server).
+    `handshake_delay_s` > 0 makes the first request of every new connection count as arrived that
+    much later (a TLS handshake): arrival is the kernel's receive time of the request's first byte,
+    plus this delay on a new connection. `close_connection_rate` is the share of v2 replies after
+    which the server closes the connection (`Connection: close`, drawn from `close_connection_seed`),
+    so a client keeps paying for new connections. `strict()` combines them.
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
     `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
@@ -35,6 +42,9 @@ class SandboxConfig:
     list_rate_per_s: float | None = 1.0
     rate_tolerance_s: float = 0.02
     rate_penalty_s: float = 0.0
+    handshake_delay_s: float = 0.0
+    close_connection_rate: float = 0.0
+    close_connection_seed: int = 0
     realtime_rate_per_s: float | None = 3.0
     other_rate_per_s: float | None = 1.0
     realtime_shipment_interval_s: int = 7200
@@ -51,3 +61,17 @@ class SandboxConfig:
     max_batch_items: int = 40
     max_bulk_items: int = 200
     faults: FaultConfig = field(default_factory=FaultConfig)
+
+    @classmethod
+    def strict(cls, **overrides: Any) -> SandboxConfig:
+        """A server as unforgiving as the real API can be: 1 list request/s with no tolerance, a
+        150 ms handshake before a new connection's first request arrives, one reply in ten closing
+        its connection, and two minutes of 429 after a rate-limit 429. Any field can be overridden."""
+        strict = cls(
+            list_rate_per_s=1.0,
+            rate_tolerance_s=0.0,
+            rate_penalty_s=120.0,
+            handshake_delay_s=0.15,
+            close_connection_rate=0.1,
+        )
+        return replace(strict, **overrides)

@@ -44,17 +44,22 @@ class IntervalLimiter:
         self._last_accepted: dict[str, float] = {}
         self._last_arrival: dict[str, float] = {}
         self._min_gap_s: dict[str, float] = {}
+        self._refused: dict[str, int] = {}
 
-    def admit(self, scope: str) -> bool:
-        """Record an arrival for `scope` (a key, or key+shipment) and say whether to serve it."""
+    def admit(self, scope: str, arrived_at: float | None = None) -> bool:
+        """Record an arrival for `scope` (a key, or key+shipment) and say whether to serve it.
+
+        `arrived_at` (on this limiter's clock) is when the request reached the server, if the
+        transport knows better than "now" (kernel receive time, handshake); default now."""
         with self._lock:
-            now = self._clock()
+            now = self._clock() if arrived_at is None else arrived_at
             previous_arrival = self._last_arrival.get(scope)
             if previous_arrival is not None:
-                gap = now - previous_arrival
+                gap = abs(now - previous_arrival)  # two connections of one key may be handled out of order
                 self._min_gap_s[scope] = min(gap, self._min_gap_s.get(scope, gap))
             self._last_arrival[scope] = now
             if now < self._blocked_until.get(scope, 0.0):
+                self._refused[scope] = self._refused.get(scope, 0) + 1
                 return False  # serving a penalty; further tries do not extend it
             last = self._last_accepted.get(scope)
             if (
@@ -64,6 +69,7 @@ class IntervalLimiter:
             ):
                 if self._penalty_s:
                     self._blocked_until[scope] = now + self._penalty_s
+                self._refused[scope] = self._refused.get(scope, 0) + 1
                 return False
             self._last_accepted[scope] = now
             return True
@@ -74,3 +80,13 @@ class IntervalLimiter:
             rates = {scope: 0.0 for scope in self._last_arrival}
             rates.update({scope: 1.0 / max(gap, 1e-6) for scope, gap in self._min_gap_s.items()})
             return rates
+
+    def min_gap_per_scope(self) -> dict[str, float]:
+        """The shortest gap in seconds between two arrivals per scope (scopes with two arrivals)."""
+        with self._lock:
+            return dict(self._min_gap_s)
+
+    def refused_per_scope(self) -> dict[str, int]:
+        """How many arrivals this limiter answered with 429, per scope (penalty included)."""
+        with self._lock:
+            return dict(self._refused)

@@ -8,6 +8,7 @@ Each v2 request goes: fault draw → route (404/405) → API key (4001/4002) →
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -87,6 +88,10 @@ class SandboxServer:
         self._stats = RequestStats()
         self._list_served = 0
         self._list_lock = threading.Lock()
+        self._churn = random.Random(self.config.close_connection_seed)
+        self._churn_lock = threading.Lock()
+        self._connections_opened = 0
+        self._arrivals_without_stamp = 0
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -147,9 +152,15 @@ class SandboxServer:
         self.faults.configure(faults if isinstance(faults, FaultConfig) else FaultConfig.from_dict(faults))
 
     def stats(self) -> dict[str, object]:
-        """Request tallies, faults, and the highest list-request arrival rate per key fingerprint."""
+        """Request tallies, faults, and per key fingerprint: the highest list-request arrival rate,
+        the shortest gap between two list arrivals, and the list requests refused by the limiter."""
         snapshot = self._stats.snapshot()
         snapshot["max_list_rate_per_key"] = self._limiters["list"].max_rate_per_scope()
+        snapshot["min_list_gap_s_per_key"] = self._limiters["list"].min_gap_per_scope()
+        snapshot["list_429_per_key"] = self._limiters["list"].refused_per_scope()
+        with self._churn_lock:
+            snapshot["connections_opened"] = self._connections_opened
+            snapshot["arrivals_without_kernel_stamp"] = self._arrivals_without_stamp
         snapshot["clock"] = self.store.now_iso()
         return snapshot
 
@@ -168,19 +179,46 @@ class SandboxServer:
     # --- request handling ------------------------------------------------------------------
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        arrived_at: float | None = None,
     ) -> Outcome:
-        """Decide the answer to one request (the handler only does transport)."""
+        """Decide the answer to one request (the handler only does transport).
+
+        `arrived_at` (time.monotonic) is when the request counts as arrived for the rate limit."""
         if path.startswith("/_sandbox/"):
             return Outcome(path, admin_reply(self, method, path, body))
         endpoint, params = _route(path)
         fault = self.faults.draw()
         if fault is not None and fault.kind != "error":
-            return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body), fault)
+            reply = self._answer(method, endpoint, params, query, headers, body, arrived_at)
+            return Outcome(endpoint, reply, fault)
         if fault is not None and fault.code is not None:
             reply = gateway_error(fault.code) if fault.code in GATEWAY_CODES else error(fault.code)
             return Outcome(endpoint, reply, fault)
-        return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body))
+        return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body, arrived_at))
+
+    def connection_opened(self) -> None:
+        """Counted in stats, so a test can see that closing connections forced new ones."""
+        with self._churn_lock:
+            self._connections_opened += 1
+
+    def arrival_without_stamp(self) -> None:
+        """Counted in stats: such an arrival is when a handler thread saw it, later than the truth."""
+        with self._churn_lock:
+            self._arrivals_without_stamp += 1
+
+    def close_after_reply(self) -> bool:
+        """One seeded draw per v2 reply: should the server close this connection after it?"""
+        rate = self.config.close_connection_rate
+        if rate <= 0:
+            return False
+        with self._churn_lock:
+            return self._churn.random() < rate
 
     def _answer(
         self,
@@ -190,6 +228,7 @@ class SandboxServer:
         query: dict[str, str],
         headers: dict[str, str],
         body: bytes,
+        arrived_at: float | None,
     ) -> Reply:
         if endpoint == UNKNOWN_ENDPOINT:
             return error(404)
@@ -203,7 +242,7 @@ class SandboxServer:
         if endpoint == LIST_PATH and self.faults.take_burst_429():
             self._stats.record_fault("burst_429")
             return error(429)
-        if not self._limiters[limiter].admit(key_fingerprint(api_key)):
+        if not self._limiters[limiter].admit(key_fingerprint(api_key), arrived_at):
             return error(429)
         try:
             reply = self._dispatch(method, endpoint, params, query, body)
