@@ -43,7 +43,7 @@ def test_every_option_of_every_subcommand_has_help_and_shows_its_default(
             continue
         assert action.help and action.help.strip(), f"{name} {action.option_strings[0]} has no help"
         entry = _option_entry(page, action.option_strings[0])
-        assert action.help.strip() in entry
+        assert action.help.strip().replace("%%", "%") in entry  # argparse renders %% as %
         if shows_default(action):
             assert f"(default: {action.default})" in entry, entry
 

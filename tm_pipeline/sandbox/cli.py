@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     strict.add_argument(
         "--close-connection-rate", type=float, metavar="RATE", help="share of replies that close their connection"
     )
-    strict.add_argument("--close-connection-seed", type=int, metavar="SEED")
+    strict.add_argument("--close-connection-seed", type=int, metavar="SEED",
+                        help="seed of the connection closes (unset: 0)")
     parser.add_argument("--other-rate", type=float, default=1.0, help="other v2 endpoints per second per key")
     parser.add_argument(
         "--mirror-http-status", action="store_true", help="send meta codes as HTTP statuses too"
