@@ -77,17 +77,19 @@ def materialize_all(
     data_dir: Path,
     log_level: str = "INFO",
     run_config_ops: Mapping[str, Any] | None = None,
+    selection: dg.AssetSelection = SYNC_SELECTION,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset and run every check; failures are in the result, not raised.
 
     `run_config_ops` maps an asset's op name to its config, e.g. {"trackingmore_extract": {"mode": "full"}}.
+    `selection` narrows the run, e.g. to a load-only run without the API.
     """
     instance = instance_for(data_dir)
     for run_id in release_abandoned_runs(instance):
         logging.getLogger(__name__).warning("released run %s, whose process was killed", run_id)
     return dg.materialize(
         [*pipeline_assets(), *pipeline_checks()],
-        selection=SYNC_SELECTION,
+        selection=selection,
         resources=dict(resources),
         instance=instance,
         tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},

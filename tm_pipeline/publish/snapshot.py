@@ -14,16 +14,32 @@ from pathlib import Path
 
 import duckdb
 
+from tm_pipeline.landing.lake import DiskFullError, is_disk_full
+
 
 def publish_snapshot(build_path: Path, published_path: Path) -> int:
-    """Copy the closed build file over the published one atomically; returns the bytes published."""
-    with duckdb.connect(str(build_path)) as connection:
-        connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
+    """Copy the closed build file over the published one atomically; returns the bytes published.
+
+    On a full disk the partial copy is removed, the published file is left as it was, and
+    DiskFullError names the path."""
+    try:
+        with duckdb.connect(str(build_path)) as connection:
+            connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
+    except duckdb.Error as error:
+        if is_disk_full(error):
+            raise DiskFullError(build_path) from error
+        raise
     leftover_wal = build_path.with_name(build_path.name + ".wal")
     if leftover_wal.exists() and leftover_wal.stat().st_size > 0:
         raise RuntimeError(f"{build_path} still has a write-ahead log: another process is writing it")
     published_path.parent.mkdir(parents=True, exist_ok=True)
     staging = published_path.with_name(f".{published_path.name}.publishing")
-    shutil.copyfile(build_path, staging)
-    os.replace(staging, published_path)
+    try:
+        shutil.copyfile(build_path, staging)
+        os.replace(staging, published_path)
+    except OSError as error:
+        staging.unlink(missing_ok=True)
+        if is_disk_full(error):
+            raise DiskFullError(published_path) from error
+        raise
     return published_path.stat().st_size
