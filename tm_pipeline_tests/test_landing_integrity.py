@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -27,6 +28,7 @@ from tm_pipeline_tests.lake_fixtures import (
     manifest_files,
     outcome,
     page_files,
+    query,
     sha256,
     tracking_ids,
 )
@@ -148,7 +150,7 @@ def test_lost_ledger_part_blocks_publishing_until_the_loss_is_accepted(copy: tup
     assert materialize_all(resources, data_dir).success
 
 
-def test_stray_file_is_reported_and_not_loaded(copy: tuple[Path, dict]) -> None:
+def test_stray_file_is_reported_and_not_loaded(copy: tuple[Path, dict], sandbox: SandboxServer) -> None:
     data_dir, resources = copy
     original = page_files(data_dir)[0]
     stray = original.parent.parent / "extraction=not-in-any-manifest" / original.name
@@ -164,6 +166,9 @@ def test_stray_file_is_reported_and_not_loaded(copy: tuple[Path, dict]) -> None:
     )
     assert raw.metadata["stray_files_not_loaded"].value == [str(stray.relative_to(data_dir / "lake"))]
     assert raw.metadata["files_loaded"].value == len(page_files(data_dir)) - 1
+    database = resources["warehouse"].published_file
+    assert query(database, "SELECT count(*) FROM raw.tracking_json") == [(len(_truth_ids(sandbox)),)]
+    assert query(database, "SELECT count(*) FROM raw.trackings") == [(len(_truth_ids(sandbox)),)]
 
 
 def test_manifests_written_before_checksums_still_load_and_are_checked(
@@ -221,16 +226,26 @@ def test_manifest_without_ledger_is_quarantined_and_named_by_the_check(copy: tup
     assert [row["file"] for row in check["metadata"]["files"]] == [str(quarantined)]
 
 
-def test_corrupt_build_duckdb_is_moved_aside_and_rebuilt(copy: tuple[Path, dict], sandbox: SandboxServer) -> None:
+def _zero_the_headers(payload: bytes) -> bytes:
+    return b"\x00" * (1 << 14) + payload[1 << 14:]  # DuckDB no longer recognises the file
+
+
+def _truncate_to_half(payload: bytes) -> bytes:
+    return payload[: len(payload) // 2]  # blocks the header points at are gone
+
+
+@pytest.mark.parametrize("damage", [_zero_the_headers, _truncate_to_half], ids=["zeroed-headers", "truncated"])
+def test_corrupt_build_duckdb_is_moved_aside_and_rebuilt(
+    copy: tuple[Path, dict], sandbox: SandboxServer, damage: Callable[[bytes], bytes]
+) -> None:
     data_dir, resources = copy
     build_file = resources["warehouse"].build_file
-    payload = bytearray(build_file.read_bytes())
-    payload[: 1 << 14] = b"\x00" * (1 << 14)  # headers gone: DuckDB no longer recognises the file
-    build_file.write_bytes(bytes(payload))
+    damaged = damage(build_file.read_bytes())
+    build_file.write_bytes(damaged)
 
-    result = materialize_all(resources, data_dir)
+    result = materialize_all(resources, data_dir, selection=LOAD_ONLY)
 
     assert result.success
     (aside,) = build_file.parent.glob(f"{build_file.name}.corrupt-*")
-    assert aside.read_bytes()[:16] == b"\x00" * 16, "the damaged file is kept aside as it was"
+    assert aside.read_bytes() == damaged, "the damaged file is kept aside as it was"
     assert tracking_ids(resources["warehouse"].published_file) == _truth_ids(sandbox)

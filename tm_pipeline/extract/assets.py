@@ -1,5 +1,6 @@
 """Dagster asset: page through the list endpoint and land trackings and the ledger as Parquet."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Literal
 
@@ -34,11 +35,11 @@ def _extract(
     context: dg.AssetExecutionContext,
     trackingmore: TrackingMoreResource,
     lake: Lake,
-    windows: list[Window],
+    windows: Callable[[], list[Window]],
     asset_key: dg.AssetKey,
 ) -> tuple[list[ExtractSummary], list[LakeRepair]]:
     """Repair the lake, then extract each window in turn, reporting every page in the log and as an
-    asset observation."""
+    asset observation. `windows` is asked after the repair, which may have completed a window."""
 
     def report(progress: PageProgress) -> None:
         context.log.info(str(progress))
@@ -63,15 +64,13 @@ def _extract(
         return extract_window(fetcher, lake, window, trackingmore.page_limit, report, context.run.run_id, repair_of)
 
     try:
-        # Repair before the windows: a repair asks the damaged extraction's frozen params again, so the
-        # windows' watermarks, read before it, stay valid.
         repairs, audit = repair_lake(lake, extract_one, context.log)
         if audit.ledger_problems:
             context.log.error(
                 "ledger parts not as committed (cannot be refetched; the load's check will fail): "
                 + ", ".join(str(p) for p in audit.ledger_problems)
             )
-        return [extract_one(window) for window in windows], repairs
+        return [extract_one(window) for window in windows()], repairs
     finally:
         client.close()
 
@@ -129,11 +128,12 @@ def trackingmore_extract(
     context: dg.AssetExecutionContext, config: ExtractConfig, trackingmore: TrackingMoreResource, lake: LakeResource
 ):
     store = lake.lake()
-    windows = (
-        incremental_windows(sync_state(store.manifests()), config.overlap_s)
-        if config.mode == "incremental"
-        else [full_window()]
-    )
+
+    def windows() -> list[Window]:
+        if config.mode == "incremental":
+            return incremental_windows(sync_state(store.manifests()), config.overlap_s)
+        return [full_window()]
+
     summaries, repairs = _extract(context, trackingmore, store, windows, LAKE_TRACKINGS)
     yield dg.MaterializeResult(asset_key=LAKE_TRACKINGS, metadata=_metadata(summaries, repairs))
     yield dg.MaterializeResult(
@@ -158,5 +158,5 @@ def trackings_by_created_day(
     context: dg.AssetExecutionContext, trackingmore: TrackingMoreResource, lake: LakeResource
 ) -> dg.MaterializeResult:
     window = created_day_window(date.fromisoformat(context.partition_key))
-    summaries, repairs = _extract(context, trackingmore, lake.lake(), [window], LAKE_BACKFILL)
+    summaries, repairs = _extract(context, trackingmore, lake.lake(), lambda: [window], LAKE_BACKFILL)
     return dg.MaterializeResult(metadata={**_metadata(summaries, repairs), "calls_by_code": _codes(summaries)})

@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 class DiskFullError(OSError):
     """The disk filled up while writing `path`: nothing partial was left behind."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, kept: str = "the partial file was removed") -> None:
         super().__init__(
             errno.ENOSPC,
-            f"disk full (no space left on device) while writing {path}; the partial file was removed. "
+            f"disk full (no space left on device) while writing {path}; {kept}. "
             f"Free space on the file system of {path.parent} and run again.",
         )
         self.path = path

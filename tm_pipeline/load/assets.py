@@ -122,10 +122,15 @@ def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, buil
     for attempt in (1, 2):
         try:
             with rebuildable_connection(build_file, context.log) as connection:
-                return load_raw_tables(connection, store, audit)
+                summary = load_raw_tables(connection, store, audit)
+                # A damaged file can open and load fine and fail only when DuckDB writes its blocks
+                # back: checkpoint here, where it can be rebuilt, rather than at publish.
+                connection.execute("CHECKPOINT")
+                return summary
         except Exception as error:
             if is_disk_full(error) and not isinstance(error, DiskFullError):
-                raise DiskFullError(build_file) from error
+                kept = "DuckDB rolled the load back; the published warehouse is unchanged"
+                raise DiskFullError(build_file, kept) from error
             if attempt == 2 or not looks_corrupt(error):
                 raise
             aside = move_aside(build_file)

@@ -39,22 +39,42 @@ def move_aside(build_file: Path) -> Path:
     return aside
 
 
+def read_every_table(connection: duckdb.DuckDBPyConnection) -> None:
+    """Read every stored row once: a damaged block otherwise opens fine and fails much later, when a
+    model or the publish checkpoint touches it ("Corrupt database file")."""
+    tables = connection.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+    ).fetchall()
+    for schema, table in tables:
+        connection.execute(f'SELECT sum(hash(stored)) FROM "{schema}"."{table}" AS stored').fetchall()
+
+
+def _open(build_file: Path) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(str(build_file))
+    try:
+        read_every_table(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 @contextmanager
 def rebuildable_connection(build_file: Path, logger: logging.Logger = log) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write connection to `build_file`, replacing it by an empty one when DuckDB finds it corrupt."""
     build_file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        connection = duckdb.connect(str(build_file))
+        connection = _open(build_file)
     except duckdb.Error as error:
         if is_disk_full(error):
-            raise DiskFullError(build_file) from error
+            raise DiskFullError(build_file, "the published warehouse is unchanged") from error
         if not looks_corrupt(error):
             raise
         aside = move_aside(build_file)
         logger.warning(
-            "build warehouse %s is corrupt (%s); moved it to %s and rebuilding it from the lake. "
-            "Delete %s once you no longer need it.",
-            build_file, str(error).splitlines()[0], aside, aside,
+            f"build warehouse {build_file} is corrupt ({str(error).splitlines()[0]}); moved it to {aside} and "
+            f"rebuilding it from the lake (the check history in dq_check_results restarts). "
+            f"Delete {aside} once you no longer need it."
         )
         connection = duckdb.connect(str(build_file))
     connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal

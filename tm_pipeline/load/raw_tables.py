@@ -85,6 +85,11 @@ SEMI JOIN winners
 _NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
+_CANONICAL_PAGE_ROWS = """(
+    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true)
+    WHERE filename LIKE '%/extraction=' || extraction_id || '/page-' || lpad(page::VARCHAR, 6, '0') || '.parquet'
+)"""
+
 # The latest JSON of every tracking, read from the lake where it is stored.
 _TRACKING_JSON_SQL = """
 SELECT landed.tracking_id, landed.raw_json FROM {source} AS landed
@@ -169,10 +174,12 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     connection.execute(_CHECKPOINTS_SQL.replace("{source}", trackings_source))
     # A view outlives this connection, so over an empty lake it cannot read the registered empty table.
     # It reads the folders, not the list: a partition re-run deletes its earlier pages before the
-    # next load, and the semi join on raw.trackings keeps only rows of verified files anyway.
+    # next load, and a view naming them would fail until then. Rows count only from the file at
+    # their page's own path (a stray copy elsewhere never doubles a tracking), and the semi join
+    # on raw.trackings keeps only the rows that won in verified files.
     json_source = _NO_TRACKINGS
     if audit.trackings_files:
-        json_source = "read_parquet('" + lake.trackings_glob.replace("'", "''") + "', union_by_name = true)"
+        json_source = _CANONICAL_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''"))
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")

@@ -27,7 +27,12 @@ def publish_snapshot(build_path: Path, published_path: Path) -> int:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
     except duckdb.Error as error:
         if is_disk_full(error):
-            raise DiskFullError(build_path) from error
+            raise DiskFullError(build_path, "the published warehouse is unchanged") from error
+        if "corrupt" in str(error).lower():
+            raise RuntimeError(
+                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); the published "
+                f"warehouse is unchanged. Run again: the load moves a corrupt build file aside and rebuilds it."
+            ) from error
         raise
     leftover_wal = build_path.with_name(build_path.name + ".wal")
     if leftover_wal.exists() and leftover_wal.stat().st_size > 0:
@@ -40,6 +45,7 @@ def publish_snapshot(build_path: Path, published_path: Path) -> int:
     except OSError as error:
         staging.unlink(missing_ok=True)
         if is_disk_full(error):
-            raise DiskFullError(published_path) from error
+            kept = f"the partial copy {staging.name} was removed and the published file is unchanged"
+            raise DiskFullError(published_path, kept) from error
         raise
     return published_path.stat().st_size
