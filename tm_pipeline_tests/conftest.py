@@ -50,3 +50,14 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def resources(sandbox: SandboxServer, api_key: str, data_dir: Path) -> dict:
     return sandbox_resources(sandbox, api_key, data_dir)
+
+
+@pytest.fixture(scope="session")
+def landed_sync(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data directory after one successful full run, and its key: tests that damage a lake copy it."""
+    from tm_pipeline.runs import materialize_all
+
+    data_dir = tmp_path_factory.mktemp("landed") / "data"
+    key = sandbox_key(sandbox)
+    assert materialize_all(sandbox_resources(sandbox, key, data_dir), data_dir).success
+    return data_dir, key

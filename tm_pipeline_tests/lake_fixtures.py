@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_TRACKINGS
 from tm_pipeline.landing.lake import Lake
@@ -28,6 +29,10 @@ def page_files(data_dir: Path) -> list[Path]:
 
 def ledger_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "lake" / "api_calls").glob("*/*.parquet"))
+
+
+def ledger_rows(data_dir: Path) -> list[dict]:
+    return [row for path in ledger_files(data_dir) for row in pq.read_table(path).to_pylist()]
 
 
 def sha256(path: Path) -> str:

@@ -18,7 +18,7 @@ import pytest
 from tm_pipeline.resources import WarehouseResource
 from tm_pipeline.runs import materialize_all, step_failures
 from tm_pipeline.sandbox import SandboxServer
-from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
+from tm_pipeline_tests.conftest import sandbox_resources
 from tm_pipeline_tests.lake_fixtures import LOAD_ONLY, sha256
 
 
@@ -41,14 +41,6 @@ def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.rglob("*") if p.name.endswith((".tmp", ".publishing")))
 
 
-@pytest.fixture(scope="module")
-def landed(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    data_dir = tmp_path_factory.mktemp("landed-for-disk-full") / "data"
-    key = sandbox_key(sandbox)
-    assert materialize_all(sandbox_resources(sandbox, key, data_dir), data_dir).success
-    return data_dir, key
-
-
 def test_disk_full_while_landing_a_page_names_the_file_and_leaves_no_temp_file(
     sandbox: SandboxServer, api_key: str, tmp_path: Path
 ) -> None:
@@ -63,8 +55,10 @@ def test_disk_full_while_landing_a_page_names_the_file_and_leaves_no_temp_file(
     assert leftovers == []
 
 
-def test_disk_full_during_load_names_the_build_file(landed: tuple[Path, str], sandbox: SandboxServer, tmp_path: Path):
-    template, key = landed
+def test_disk_full_during_load_names_the_build_file(
+    landed_sync: tuple[Path, str], sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    template, key = landed_sync
     data_dir = tmp_path / "data"
     shutil.copytree(template, data_dir, ignore=shutil.ignore_patterns("build"))
     resources = sandbox_resources(sandbox, key, data_dir)
@@ -80,9 +74,9 @@ def test_disk_full_during_load_names_the_build_file(landed: tuple[Path, str], sa
 
 
 def test_disk_full_during_publish_keeps_the_old_file_and_no_partial_copy(
-    landed: tuple[Path, str], sandbox: SandboxServer, tmp_path: Path
+    landed_sync: tuple[Path, str], sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    template, key = landed
+    template, key = landed_sync
     data_dir = tmp_path / "data"
     shutil.copytree(template, data_dir)
     published_size_kb = (template / "warehouse.duckdb").stat().st_size // 1024

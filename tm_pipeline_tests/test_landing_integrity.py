@@ -1,7 +1,8 @@
 """The lake proves itself: real runs against the sandbox, then real damage to real files.
 
-One full run lands the sandbox's trackings once per module; each test damages its own copy of
-that data directory and runs Dagster again, with or without the extraction (the API).
+One full run lands the sandbox's trackings once per session (conftest `landed_sync`); each test
+damages its own copy of that data directory and runs Dagster again, with or without the
+extraction (the API). Checks that need no Dagster run call the audit and the load directly.
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from tm_pipeline.landing.integrity import CHECKSUM, MISSING, ROW_COUNT, audit_lake
 from tm_pipeline.landing.lake import REPLACED, Lake
 from tm_pipeline.load.assets import LAKE_CHECK, LEDGER_CHECK
+from tm_pipeline.load.raw_tables import LoadSummary, load_raw_tables
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxServer
-from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
+from tm_pipeline_tests.conftest import sandbox_resources
 from tm_pipeline_tests.lake_fixtures import (
     LOAD_ONLY,
     downgrade_manifests_to_format_1,
     flip_bytes_inside,
     ledger_files,
+    ledger_rows,
     manifest_files,
     outcome,
     page_files,
@@ -34,30 +38,27 @@ from tm_pipeline_tests.lake_fixtures import (
 )
 
 
-@pytest.fixture(scope="module")
-def landed(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A data directory after one successful full run, and the key it used."""
-    data_dir = tmp_path_factory.mktemp("landed") / "data"
-    key = sandbox_key(sandbox)
-    assert materialize_all(sandbox_resources(sandbox, key, data_dir), data_dir).success
-    return data_dir, key
-
-
 @pytest.fixture
-def copy(landed: tuple[Path, str], tmp_path: Path, sandbox: SandboxServer) -> tuple[Path, dict]:
+def copy(landed_sync: tuple[Path, str], tmp_path: Path, sandbox: SandboxServer) -> tuple[Path, dict]:
     """This test's own copy of the landed data directory, and resources pointing at it."""
-    template, key = landed
+    template, key = landed_sync
     data_dir = tmp_path / "data"
     shutil.copytree(template, data_dir)
     return data_dir, sandbox_resources(sandbox, key, data_dir)
+
+
+def _load_into(database: Path, lake: Lake) -> LoadSummary:
+    """The load alone, into a fresh DuckDB file, for checks that need no Dagster run."""
+    with duckdb.connect(str(database)) as connection:
+        return load_raw_tables(connection, lake)
 
 
 def _truth_ids(sandbox: SandboxServer) -> list[str]:
     return sorted(item["id"] for item in sandbox.truth_trackings())
 
 
-def test_manifest_records_rows_and_checksum_of_every_page_and_ledger_part(landed: tuple[Path, str]) -> None:
-    data_dir, _ = landed
+def test_manifest_records_rows_and_checksum_of_every_page_and_ledger_part(landed_sync: tuple[Path, str]) -> None:
+    data_dir, _ = landed_sync
     (manifest_path,) = manifest_files(data_dir)
     manifest = json.loads(manifest_path.read_text())
     pages = page_files(data_dir)
@@ -147,40 +148,36 @@ def test_lost_ledger_part_blocks_publishing_until_the_loss_is_accepted(copy: tup
     assert main(["lake", "--data-dir", str(data_dir), "verify"]) == 0
     (manifest,) = [m for m in Lake(data_dir / "lake").manifests() if m.lost]
     assert list(manifest.lost) == [str(lost_part.relative_to(data_dir / "lake"))]
-    assert materialize_all(resources, data_dir).success
+    assert materialize_all(resources, data_dir, selection=LOAD_ONLY).success
 
 
 def test_stray_file_is_reported_and_not_loaded(copy: tuple[Path, dict], sandbox: SandboxServer) -> None:
-    data_dir, resources = copy
+    data_dir, _ = copy
     original = page_files(data_dir)[0]
     stray = original.parent.parent / "extraction=not-in-any-manifest" / original.name
     stray.parent.mkdir()
     shutil.copyfile(original, stray)
 
-    result = materialize_all(resources, data_dir, selection=LOAD_ONLY)
+    summary = _load_into(data_dir / "check.duckdb", Lake(data_dir / "lake"))
 
-    assert result.success
-    raw = next(
-        event.materialization for event in result.get_asset_materialization_events()
-        if event.materialization.asset_key.to_user_string() == "raw/trackings"
-    )
-    assert raw.metadata["stray_files_not_loaded"].value == [str(stray.relative_to(data_dir / "lake"))]
-    assert raw.metadata["files_loaded"].value == len(page_files(data_dir)) - 1
-    database = resources["warehouse"].published_file
+    assert summary.audit.strays == [str(stray.relative_to(data_dir / "lake"))]
+    assert stray not in summary.audit.trackings_files
+    assert summary.rows_landed == len(_truth_ids(sandbox)), "the stray copy's rows must not be loaded"
+    database = data_dir / "check.duckdb"
     assert query(database, "SELECT count(*) FROM raw.tracking_json") == [(len(_truth_ids(sandbox)),)]
-    assert query(database, "SELECT count(*) FROM raw.trackings") == [(len(_truth_ids(sandbox)),)]
 
 
 def test_manifests_written_before_checksums_still_load_and_are_checked(
     copy: tuple[Path, dict], sandbox: SandboxServer
 ) -> None:
-    data_dir, resources = copy
+    data_dir, _ = copy
     lake = Lake(data_dir / "lake")
     downgrade_manifests_to_format_1(lake)
 
-    loaded = materialize_all(resources, data_dir, selection=LOAD_ONLY)
-    assert loaded.success and outcome(loaded, LAKE_CHECK)["passed"]
-    assert tracking_ids(resources["warehouse"].published_file) == _truth_ids(sandbox)
+    summary = _load_into(data_dir / "check.duckdb", lake)
+    assert summary.audit.problems == [] and summary.audit.strays == []
+    assert tracking_ids(data_dir / "check.duckdb") == _truth_ids(sandbox)
+    assert summary.api_calls == len(ledger_rows(data_dir)), "every ledger part of the old extraction loads"
 
     manifest_path = manifest_files(data_dir)[0]
     document = json.loads(manifest_path.read_text())
@@ -200,7 +197,7 @@ def test_truncated_manifest_is_reported_with_its_path_and_rebuilt(
     manifest_path.write_bytes(manifest_path.read_bytes()[:283])
 
     with caplog.at_level("WARNING", logger="tm_pipeline.landing.manifest_repair"):
-        result = materialize_all(resources, data_dir)
+        result = materialize_all(resources, data_dir, selection=LOAD_ONLY)  # healing needs no API
 
     assert result.success
     assert any(str(manifest_path) in record.getMessage() for record in caplog.records)
