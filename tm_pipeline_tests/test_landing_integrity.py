@@ -209,6 +209,23 @@ def test_truncated_manifest_is_reported_with_its_path_and_rebuilt(
     assert tracking_ids(resources["warehouse"].published_file) == _truth_ids(sandbox)
 
 
+def test_truncated_manifest_with_a_lost_page_is_rebuilt_then_repaired(
+    copy: tuple[Path, dict], sandbox: SandboxServer
+) -> None:
+    data_dir, resources = copy
+    (manifest_path,) = manifest_files(data_dir)
+    manifest_path.write_bytes(manifest_path.read_bytes()[:283])
+    lost_page = page_files(data_dir)[1]
+    lost_page.unlink()
+
+    result = materialize_all(resources, data_dir)
+
+    assert result.success
+    damaged = json.loads(manifest_path.read_text())
+    assert damaged["rebuilt"] and damaged["status"] == REPLACED, "rebuilt, then replaced by the repair"
+    assert tracking_ids(resources["warehouse"].published_file) == _truth_ids(sandbox)
+
+
 def test_manifest_without_ledger_is_quarantined_and_named_by_the_check(copy: tuple[Path, dict]) -> None:
     data_dir, resources = copy
     (manifest_path,) = manifest_files(data_dir)
