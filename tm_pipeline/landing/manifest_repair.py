@@ -63,10 +63,12 @@ def _readable(path: Path) -> pq.ParquetFile | None:
 
 def rebuild_manifest(lake: Lake, extraction_id: str) -> Manifest | None:
     """A manifest stated again from the extraction's ledger parts and page files; None without a ledger."""
-    ledger_parts = {}
+    ledger_parts, unreadable_parts = {}, []
     for part_path in sorted(lake.calls_dir(extraction_id).glob("*.parquet")):
         part = _readable(part_path)
-        if part is not None:
+        if part is None:
+            unreadable_parts.append(part_path.name)
+        else:
             ledger_parts[part_path.name] = (part_path, part.read())
     if not ledger_parts:
         return None
@@ -81,6 +83,8 @@ def rebuild_manifest(lake: Lake, extraction_id: str) -> Manifest | None:
     manifest.total_reported = totals[-1] if totals else None
     for name, (part_path, table) in ledger_parts.items():
         manifest.call_parts[name] = {"rows": table.num_rows, "sha256": file_sha256(part_path)}
+    for name in unreadable_parts:  # listed, so the integrity check names them instead of calling them strays
+        manifest.call_parts[name] = {"rows": None, "sha256": None}
 
     # Committed pages: a page file on disk, or a ledger part written with a page commit.
     rows_by_page_in_ledger = {
