@@ -16,7 +16,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tm_pipeline.landing.integrity import CHECKSUM, MISSING, ROW_COUNT, audit_lake
+from tm_pipeline.landing.integrity import CHECKSUM, MISSING, ROW_COUNT, UNREADABLE, audit_lake
 from tm_pipeline.landing.lake import REPLACED, Lake
 from tm_pipeline.load.assets import LAKE_CHECK, LEDGER_CHECK
 from tm_pipeline.load.raw_tables import LoadSummary, load_raw_tables
@@ -224,6 +224,19 @@ def test_truncated_manifest_with_a_lost_page_is_rebuilt_then_repaired(
     damaged = json.loads(manifest_path.read_text())
     assert damaged["rebuilt"] and damaged["status"] == REPLACED, "rebuilt, then replaced by the repair"
     assert tracking_ids(resources["warehouse"].published_file) == _truth_ids(sandbox)
+
+
+def test_rebuilt_manifest_still_names_an_unreadable_ledger_part(copy: tuple[Path, dict]) -> None:
+    data_dir, _ = copy
+    (manifest_path,) = manifest_files(data_dir)
+    manifest_path.write_bytes(manifest_path.read_bytes()[:283])
+    damaged_part = ledger_files(data_dir)[-1]
+    damaged_part.write_bytes(damaged_part.read_bytes()[:10])
+
+    audit = audit_lake(Lake(data_dir / "lake"))
+
+    assert [(data_dir / "lake" / p.file, p.kind) for p in audit.ledger_problems] == [(damaged_part, UNREADABLE)]
+    assert audit.strays == []
 
 
 def test_manifest_without_ledger_is_quarantined_and_named_by_the_check(copy: tuple[Path, dict]) -> None:
