@@ -99,6 +99,9 @@ def _lake(args: argparse.Namespace) -> int:
     from tm_pipeline.landing.losses import accept_loss
 
     lake = Lake(Path(args.data_dir).resolve() / "lake")
+    if not lake.root.is_dir():
+        print(f"error: no lake at {lake.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
+        return EXIT_USAGE
     if args.lake_command == "accept-loss":
         try:
             for file in args.files:
