@@ -140,6 +140,33 @@ def _ui(args: argparse.Namespace) -> int:
     )
 
 
+def _lake(args: argparse.Namespace) -> int:
+    from tm_pipeline.landing.integrity import audit_lake
+    from tm_pipeline.landing.lake import Lake
+    from tm_pipeline.landing.losses import accept_loss
+
+    lake = Lake(Path(args.data_dir).resolve() / "lake")
+    if not lake.root.is_dir():
+        print(f"error: no lake at {lake.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
+        return EXIT_USAGE
+    if args.lake_command == "accept-loss":
+        try:
+            for file in args.files:
+                print(accept_loss(lake, file, args.reason))
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
+    audit = audit_lake(lake)
+    for problem in audit.problems:
+        print(f"{lake.root / problem.file}: {problem.kind} ({problem.detail})")
+    for stray in audit.strays:
+        print(f"{lake.root / stray}: stray (in no manifest, not loaded)")
+    print(f"{len(audit.trackings_files)} pages and {len(audit.api_calls_files)} ledger parts verified, "
+          f"{len(audit.problems)} problems, {len(audit.strays)} strays")
+    return EXIT_FAILED if audit.problems else EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from tm_pipeline.sandbox.cli import run
 
@@ -272,6 +299,21 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
                        help="trackings synced at 1 request/s by the CLI and by a schedule tick, for comparison")
     bench.add_argument("--out", help="also write the results as JSON to this file")
     bench.set_defaults(handler=_bench)
+
+    lake = _add_command(
+        commands, "lake", "verify the lake against its manifests, or accept a loss for good",
+        "verify lists files that are missing, damaged or in no manifest (exit 1 if any); accept-loss records\n"
+        "in a file's manifest that it cannot be restored, so it stops blocking runs (docs/operations.md).",
+    )
+    _add_data_dir(lake, "where the lake is (<data-dir>/lake)")
+    lake_commands = lake.add_subparsers(dest="lake_command", required=True)
+    lake_commands.add_parser("verify", help="list files that are missing, damaged or in no manifest (exit 1 if any)")
+    accept = lake_commands.add_parser(
+        "accept-loss", help="record in its manifest that a file cannot be restored, so it stops blocking runs"
+    )
+    accept.add_argument("files", nargs="+", help="lake files as the integrity check names them")
+    accept.add_argument("--reason", required=True, help="why, e.g. 'disk failure 2026-01-03, no backup'")
+    lake.set_defaults(handler=_lake)
 
     from tm_pipeline.sandbox.cli import add_arguments
 

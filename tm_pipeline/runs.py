@@ -82,10 +82,12 @@ def materialize_all(
     data_dir: Path,
     log_level: str = "INFO",
     run_config_ops: Mapping[str, Any] | None = None,
+    selection: dg.AssetSelection = SYNC_SELECTION,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset and run every check; failures are in the result, not raised.
 
     `run_config_ops` maps an asset's op name to its config, e.g. {"trackingmore_extract": {"mode": "full"}}.
+    `selection` narrows the run, e.g. to a load-only run without the API.
     """
     instance = instance_for(data_dir)
     for run_id in release_abandoned_runs(instance):
@@ -94,7 +96,7 @@ def materialize_all(
     with PoolWaitReporter(instance, invocation, data_dir):
         return dg.materialize(
             [*pipeline_assets(), *pipeline_checks()],
-            selection=SYNC_SELECTION,
+            selection=selection,
             resources=dict(resources),
             instance=instance,
             tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}", INVOCATION_TAG: invocation},

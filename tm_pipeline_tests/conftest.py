@@ -62,3 +62,14 @@ def finished_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactor
     resources = sandbox_resources(sandbox, sandbox_key(sandbox), data_dir)
     assert materialize_all(resources, data_dir).success
     return resources["warehouse"]
+
+
+@pytest.fixture(scope="session")
+def landed_sync(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data directory after one successful full run, and its key: tests that damage a lake copy it."""
+    from tm_pipeline.runs import materialize_all
+
+    data_dir = tmp_path_factory.mktemp("landed") / "data"
+    key = sandbox_key(sandbox)
+    assert materialize_all(sandbox_resources(sandbox, key, data_dir), data_dir).success
+    return data_dir, key

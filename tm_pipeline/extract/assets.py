@@ -1,5 +1,6 @@
 """Dagster asset: page through the list endpoint and land trackings and the ledger as Parquet."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Literal
 
@@ -9,9 +10,10 @@ from tm_pipeline import settings
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, column_schema
+from tm_pipeline.extract.repair import LakeRepair, repair_lake
 from tm_pipeline.extract.run import ExtractSummary, PageProgress, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, created_day_window, full_window, incremental_windows
-from tm_pipeline.landing.lake import Lake
+from tm_pipeline.landing.lake import Lake, Manifest
 from tm_pipeline.resources import LakeResource, TrackingMoreResource
 
 LAKE_TRACKINGS = dg.AssetKey(["lake", "trackings"])
@@ -33,10 +35,11 @@ def _extract(
     context: dg.AssetExecutionContext,
     trackingmore: TrackingMoreResource,
     lake: Lake,
-    windows: list[Window],
+    windows: Callable[[], list[Window]],
     asset_key: dg.AssetKey,
-) -> list[ExtractSummary]:
-    """Extract each window in turn, reporting every page in the log and as an asset observation."""
+) -> tuple[list[ExtractSummary], list[LakeRepair]]:
+    """Repair the lake, then extract each window in turn, reporting every page in the log and as an
+    asset observation. `windows` is asked after the repair, which may have completed a window."""
 
     def report(progress: PageProgress) -> None:
         context.log.info(str(progress))
@@ -56,11 +59,18 @@ def _extract(
 
     client = trackingmore.client()
     fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
+
+    def extract_one(window: Window, repair_of: Manifest | None = None) -> ExtractSummary:
+        return extract_window(fetcher, lake, window, trackingmore.page_limit, report, context.run.run_id, repair_of)
+
     try:
-        return [
-            extract_window(fetcher, lake, window, trackingmore.page_limit, report, context.run.run_id)
-            for window in windows
-        ]
+        repairs, audit = repair_lake(lake, extract_one, context.log)
+        if audit.ledger_problems:
+            context.log.error(
+                "ledger parts not as committed (cannot be refetched; the load's check will fail): "
+                + ", ".join(str(p) for p in audit.ledger_problems)
+            )
+        return [extract_one(window) for window in windows()], repairs
     finally:
         client.close()
 
@@ -73,10 +83,17 @@ def _codes(summaries: list[ExtractSummary]) -> dict[str, int]:
     return codes
 
 
-def _metadata(summaries: list[ExtractSummary]) -> dict:
+def _metadata(summaries: list[ExtractSummary], repairs: list[LakeRepair]) -> dict:
     elapsed = sum(s.elapsed_s for s in summaries)
     rows = sum(s.rows for s in summaries)
     return {
+        "lake_repairs": dg.MetadataValue.json(
+            [
+                {"replaced": r.damaged_extraction_id, "by": r.repaired_by, "window": r.window_key,
+                 "files": r.files, "rows": r.rows}
+                for r in repairs
+            ]
+        ),
         "dagster/row_count": rows,
         "windows": {s.window_key: s.extraction_id for s in summaries},
         "pages": sum(s.pages for s in summaries),
@@ -114,13 +131,14 @@ def trackingmore_extract(
     context: dg.AssetExecutionContext, config: ExtractConfig, trackingmore: TrackingMoreResource, lake: LakeResource
 ):
     store = lake.lake()
-    windows = (
-        incremental_windows(sync_state(store.manifests()), config.overlap_s)
-        if config.mode == "incremental"
-        else [full_window()]
-    )
-    summaries = _extract(context, trackingmore, store, windows, LAKE_TRACKINGS)
-    yield dg.MaterializeResult(asset_key=LAKE_TRACKINGS, metadata=_metadata(summaries))
+
+    def windows() -> list[Window]:
+        if config.mode == "incremental":
+            return incremental_windows(sync_state(store.manifests()), config.overlap_s)
+        return [full_window()]
+
+    summaries, repairs = _extract(context, trackingmore, store, windows, LAKE_TRACKINGS)
+    yield dg.MaterializeResult(asset_key=LAKE_TRACKINGS, metadata=_metadata(summaries, repairs))
     yield dg.MaterializeResult(
         asset_key=LAKE_API_CALLS,
         metadata={"dagster/row_count": sum(s.calls for s in summaries), "calls_by_code": _codes(summaries)},
@@ -143,5 +161,5 @@ def trackings_by_created_day(
     context: dg.AssetExecutionContext, trackingmore: TrackingMoreResource, lake: LakeResource
 ) -> dg.MaterializeResult:
     window = created_day_window(date.fromisoformat(context.partition_key))
-    summaries = _extract(context, trackingmore, lake.lake(), [window], LAKE_BACKFILL)
-    return dg.MaterializeResult(metadata={**_metadata(summaries), "calls_by_code": _codes(summaries)})
+    summaries, repairs = _extract(context, trackingmore, lake.lake(), lambda: [window], LAKE_BACKFILL)
+    return dg.MaterializeResult(metadata={**_metadata(summaries, repairs), "calls_by_code": _codes(summaries)})

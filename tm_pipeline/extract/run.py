@@ -115,13 +115,26 @@ def extract_window(
     page_limit: int = MAX_PAGE_LIMIT,
     progress: ProgressCallback = _log_progress,
     dagster_run_id: str = "",
+    repair_of: Manifest | None = None,
 ) -> ExtractSummary:
-    """Fetch all pages of `window` into the lake, resuming an unfinished extraction of the same window."""
+    """Fetch all pages of `window` into the lake, resuming an unfinished extraction of the same window.
+
+    With `repair_of`, ask again exactly the damaged extraction's question (its frozen params) as a
+    new extraction that replaces it once complete (see extract/repair.py)."""
     if not 1 <= page_limit <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_limit must be 1..{MAX_PAGE_LIMIT}, got {page_limit}")
-    manifest = lake.resumable(window.key)
+    if repair_of is None:
+        manifest = lake.resumable(window.key)
+    else:
+        manifest = next(
+            (m for m in lake.manifests() if m.resumable and repair_of.extraction_id in m.supersedes), None
+        )
     resumed_from = None
-    if manifest is None:
+    if manifest is None and repair_of is not None:
+        manifest = Manifest(
+            new_extraction_id(), window.key, dict(repair_of.params), supersedes=[repair_of.extraction_id]
+        )
+    elif manifest is None:
         params = {"limit": page_limit, "created_at_max": int(time.time()), **window.filters}
         manifest = Manifest(new_extraction_id(), window.key, params)
     else:
@@ -141,6 +154,8 @@ def extract_window(
         raise
     _judge_total(manifest)
     _finish(lake, manifest, ledger, COMPLETE, started)
+    if manifest.supersedes:
+        lake.retire(manifest, manifest.supersedes)
     if window.is_partition:
         lake.replace_earlier(manifest)
     return ExtractSummary(
@@ -280,5 +295,5 @@ def _finish(lake: Lake, manifest: Manifest, ledger: Ledger, status: str, started
     manifest.status = status
     manifest.calls = ledger.calls
     manifest.elapsed_s += time.monotonic() - started
-    lake.commit_calls(manifest.extraction_id, ledger.drain_unlanded(), part="final")
+    lake.commit_calls(manifest, ledger.drain_unlanded(), part="final")
     lake.save_manifest(manifest)

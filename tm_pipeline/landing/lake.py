@@ -2,7 +2,9 @@
 
 A page file appears whole or not at all (write to a temp name, then rename), and the manifest is
 rewritten the same way after each page. A resumed extraction trusts exactly the pages its manifest
-lists, so a killed run never refetches what it committed.
+lists, so a killed run never refetches what it committed. The manifest also records each page's and
+each ledger part's row count and SHA-256, so a load can prove the lake is what was committed
+(tm_pipeline/landing/integrity.py).
 
     <root>/trackings/window=<key>/extraction=<id>/page-000001.parquet
     <root>/api_calls/extraction=<id>/calls-00000001-page-000001.parquet
@@ -12,7 +14,10 @@ lists, so a killed run never refetches what it committed.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -25,6 +30,30 @@ import pyarrow.parquet as pq
 
 RUNNING, COMPLETE, FAILED, REPLACED = "running", "complete", "failed", "replaced"
 
+# 1: pages and rows only (before checksums); 2: adds page checksums and the ledger parts.
+MANIFEST_FORMAT = 2
+
+log = logging.getLogger(__name__)
+
+
+class DiskFullError(OSError):
+    """The disk filled up while writing `path`: nothing partial was left behind."""
+
+    def __init__(self, path: Path, kept: str = "the partial file was removed") -> None:
+        super().__init__(
+            errno.ENOSPC,
+            f"disk full (no space left on device) while writing {path}; {kept}. "
+            f"Free space on the file system of {path.parent} and run again.",
+        )
+        self.path = path
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """ENOSPC, or DuckDB's wording of it (DuckDB raises its own exception types, without errno)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return "no space left on device" in str(error).lower()
+
 
 @dataclass
 class Manifest:
@@ -34,6 +63,8 @@ class Manifest:
     dagster_run_ids: list[str] = field(default_factory=list)
     status: str = RUNNING
     pages: dict[int, int] = field(default_factory=dict)  # page -> rows committed
+    checksums: dict[int, str] = field(default_factory=dict)  # page -> SHA-256 (hex) of its file
+    call_parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # ledger file -> {rows, sha256}
     total_reported: int | None = None
     max_updated_at: int | None = None  # unix seconds, the newest updated_at landed (server clock)
     max_created_at: int | None = None  # unix seconds, the newest created_at landed (server clock)
@@ -41,8 +72,14 @@ class Manifest:
     # Why this walk may have missed rows; when non-empty its watermarks are never used (see sync_state).
     possible_gaps: list[str] = field(default_factory=list)
     quarantined: dict[int, int] = field(default_factory=dict)  # page -> items quarantined
+    quarantine_checksums: dict[int, str] = field(default_factory=dict)  # page -> SHA-256 of its quarantine file
     elapsed_s: float = 0.0
     calls: int = 0  # ledger rows landed so far; a resumed extraction numbers its calls after them
+    supersedes: list[str] = field(default_factory=list)  # damaged extractions this one re-extracts
+    replaced_by: str | None = None
+    lost: dict[str, str] = field(default_factory=dict)  # lake-relative file -> why its loss was accepted
+    rebuilt: str | None = None  # how a damaged manifest was rebuilt from the lake, if it was
+    format: int = MANIFEST_FORMAT
 
     @property
     def rows(self) -> int:
@@ -59,10 +96,27 @@ class Manifest:
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write to a temporary name and rename, so `path` holds the old or the new bytes, never a part.
+
+    On a full disk the temporary file is removed and DiskFullError names the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(payload)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if is_disk_full(error):
+            raise DiskFullError(path) from error
+        raise
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # raw_json is most of a page: lz4 compresses it at the least CPU on the hot path, zstd the small
@@ -73,16 +127,19 @@ _DICTIONARY_COLUMNS = [
 ]
 
 
-def _write_parquet_atomically(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+def _write_parquet_atomically(path: Path, table: pa.Table) -> str:
+    """Land `table` at `path` atomically; returns the SHA-256 of the bytes written.
+
+    The file is encoded in memory and hashed there, so the checksum is of exactly the bytes
+    committed, without reading the file back."""
     dictionary = [name for name in _DICTIONARY_COLUMNS if name in table.column_names]
     compression = {name: "lz4" if name == "raw_json" else "zstd" for name in table.column_names}
     statistics = [name for name in table.column_names if name != "raw_json"]
-    pq.write_table(
-        table, temporary, compression=compression, use_dictionary=dictionary, write_statistics=statistics
-    )
-    os.replace(temporary, path)
+    encoded = pa.BufferOutputStream()
+    pq.write_table(table, encoded, compression=compression, use_dictionary=dictionary, write_statistics=statistics)
+    payload = encoded.getvalue()
+    _write_atomically(path, payload)
+    return hashlib.sha256(payload).hexdigest()
 
 
 class Lake:
@@ -116,20 +173,39 @@ class Lake:
     def quarantine_path(self, manifest: Manifest, page: int) -> Path:
         return self._quarantine_dir(manifest.extraction_id) / f"page-{page:06d}.parquet"
 
+    def calls_dir(self, extraction_id: str) -> Path:
+        return self.root / "api_calls" / f"extraction={extraction_id}"
+
+    def relative(self, path: Path) -> str:
+        """How the manifests and messages name a lake file: relative to the lake root."""
+        return str(Path(path).relative_to(self.root))
+
     def save_manifest(self, manifest: Manifest) -> None:
         document = asdict(manifest)
         document["pages"] = {str(page): rows for page, rows in sorted(manifest.pages.items())}
+        document["checksums"] = {str(page): digest for page, digest in sorted(manifest.checksums.items())}
         document["quarantined"] = {str(page): items for page, items in sorted(manifest.quarantined.items())}
+        document["quarantine_checksums"] = {
+            str(page): digest for page, digest in sorted(manifest.quarantine_checksums.items())
+        }
         _write_atomically(self._manifest_path(manifest.extraction_id), json.dumps(document, indent=2).encode())
 
     def manifests(self) -> list[Manifest]:
-        """Every manifest, oldest extraction first (ids start with their UTC start time)."""
+        """Every manifest, oldest extraction first (ids start with their UTC start time).
+
+        A manifest that cannot be read (truncated JSON, a crash mid-write on a file system without
+        atomic rename) is healed here, so one damaged file never fails every later run: rebuilt
+        from the lake where the lake allows, else moved aside (see manifest_repair)."""
+        from tm_pipeline.landing.manifest_repair import heal_manifest
+
         found = []
         for path in sorted((self.root / "manifests").glob("*.json")):
-            document = json.loads(path.read_bytes())
-            document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
-            document["quarantined"] = {int(page): n for page, n in document.get("quarantined", {}).items()}
-            found.append(Manifest(**document))
+            try:
+                found.append(parse_manifest(path.read_bytes()))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                healed = heal_manifest(self, path, error)
+                if healed is not None:
+                    found.append(healed)
         return found
 
     def resumable(self, window_key: str) -> Manifest | None:
@@ -143,36 +219,61 @@ class Lake:
         """Land a page, its quarantined items and the ledger rows that produced it, then record them in
         the manifest: the manifest is the commit point, so a page is committed with its quarantine or not at all."""
         if quarantine is not None and quarantine.num_rows:
-            _write_parquet_atomically(self.quarantine_path(manifest, page), quarantine)
+            digest = _write_parquet_atomically(self.quarantine_path(manifest, page), quarantine)
+            manifest.quarantine_checksums[page] = digest
             manifest.quarantined[page] = quarantine.num_rows
         else:  # a run killed between the two writes may have left one for this page
             self.quarantine_path(manifest, page).unlink(missing_ok=True)
             manifest.quarantined.pop(page, None)
+            manifest.quarantine_checksums.pop(page, None)
         path = self.page_path(manifest, page)
-        _write_parquet_atomically(path, trackings)
-        self.commit_calls(manifest.extraction_id, calls, part=f"page-{page:06d}")
+        digest = _write_parquet_atomically(path, trackings)
+        self.commit_calls(manifest, calls, part=f"page-{page:06d}")
         manifest.pages[page] = trackings.num_rows
+        manifest.checksums[page] = digest
         self.save_manifest(manifest)
         return path
 
-    def commit_calls(self, extraction_id: str, calls: pa.Table, part: str) -> None:
+    def commit_calls(self, manifest: Manifest, calls: pa.Table, part: str) -> None:
         """Ledger rows are kept for every extraction, replaced or not: they are the evidence.
 
         A file is named by its first `call_seq`, which an extraction never reuses, so a resumed
-        run's files cannot overwrite an earlier run's."""
+        run's files cannot overwrite an earlier run's. The part is recorded in `manifest` (saved
+        by the caller) with its rows and checksum."""
         if calls.num_rows:
             first_call = pc.min(calls["call_seq"]).as_py()
-            path = self.root / "api_calls" / f"extraction={extraction_id}" / f"calls-{first_call:08d}-{part}.parquet"
-            _write_parquet_atomically(path, calls)
+            name = f"calls-{first_call:08d}-{part}.parquet"
+            digest = _write_parquet_atomically(self.calls_dir(manifest.extraction_id) / name, calls)
+            manifest.call_parts[name] = {"rows": calls.num_rows, "sha256": digest}
 
     def replace_earlier(self, manifest: Manifest) -> list[str]:
         """After a partition is extracted again, drop the pages of its earlier extractions."""
-        replaced = []
+        earlier = [
+            m.extraction_id for m in self.manifests()
+            if m.window_key == manifest.window_key and m.extraction_id != manifest.extraction_id
+        ]
+        return self.retire(manifest, earlier)
+
+    def retire(self, manifest: Manifest, extraction_ids: list[str]) -> list[str]:
+        """Mark `extraction_ids` replaced by `manifest` and delete their pages (their ledger stays)."""
+        retired = []
         for earlier in self.manifests():
-            if earlier.window_key == manifest.window_key and earlier.extraction_id != manifest.extraction_id:
+            if earlier.extraction_id in extraction_ids and earlier.status != REPLACED:
                 shutil.rmtree(self._pages_dir(earlier), ignore_errors=True)
                 shutil.rmtree(self._quarantine_dir(earlier.extraction_id), ignore_errors=True)
                 earlier.status = REPLACED
+                earlier.replaced_by = manifest.extraction_id
                 self.save_manifest(earlier)
-                replaced.append(earlier.extraction_id)
-        return replaced
+                retired.append(earlier.extraction_id)
+        return retired
+
+
+def parse_manifest(payload: bytes) -> Manifest:
+    """A manifest from its JSON; one written before checksums (no `format`) reads as format 1."""
+    document = json.loads(payload)
+    document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
+    document["checksums"] = {int(page): digest for page, digest in document.get("checksums", {}).items()}
+    for by_page in ("quarantined", "quarantine_checksums"):  # absent from manifests older than the quarantine
+        document[by_page] = {int(page): value for page, value in document.get(by_page, {}).items()}
+    document.setdefault("format", 1)
+    return Manifest(**document)

@@ -1,5 +1,12 @@
-"""Dagster asset: rebuild the `raw` schema of the warehouse from the lake."""
+"""Dagster asset: rebuild the `raw` schema of the warehouse from the lake, after proving the lake.
 
+The integrity checks are blocking: a page or ledger part that is not as its manifest committed
+stops the models and the publish, so analysts keep the last good warehouse instead of one
+silently built on less data.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 
@@ -8,10 +15,14 @@ from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACK
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import column_schema
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
+from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
+from tm_pipeline.landing.lake import DiskFullError, Lake, is_disk_full
+from tm_pipeline.load.build_file import looks_corrupt, move_aside, rebuildable_connection
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
     STATUS_CODES_SCHEMA,
+    LoadSummary,
     load_raw_tables,
 )
 from tm_pipeline.models.pools import WAREHOUSE_POOL
@@ -28,6 +39,18 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 # is backfilled still counts as an update and triggers the load.
 FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
     "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL))
+)
+
+LAKE_CHECK = "lake_matches_manifests"
+LEDGER_CHECK = "ledger_matches_manifests"
+
+PAGE_ADVICE = (
+    "Run the sync again with the API reachable: the extract step re-extracts a damaged extraction with its "
+    "exact params. If that is impossible, `tm-pipeline lake accept-loss <file>` records the loss in the manifest."
+)
+LEDGER_ADVICE = (
+    "A ledger part is the evidence of what the API answered and cannot be fetched again. Restore it from a "
+    "backup, or record the loss with `tm-pipeline lake accept-loss <file>` (see docs/operations.md)."
 )
 
 
@@ -75,17 +98,83 @@ FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
             automation_condition=dg.AutomationCondition.eager(),
         ),
     ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            LAKE_CHECK, asset=RAW_TRACKINGS, blocking=True,
+            description="Every page the manifests list is in the lake with the rows and SHA-256 committed.",
+        ),
+        dg.AssetCheckSpec(
+            LEDGER_CHECK, asset=RAW_API_CALLS, blocking=True,
+            description="Every ledger part the manifests list is in the lake with the rows and SHA-256 committed.",
+        ),
+    ],
     group_name="load",
     pool=WAREHOUSE_POOL,
 )
-def warehouse_raw_tables(lake: LakeResource, warehouse: WarehouseResource):
-    with warehouse.connect() as connection:
-        summary = load_raw_tables(connection, lake.lake())
+def warehouse_raw_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    store = lake.lake()
+    audit = audit_lake(store)
+    for problem in audit.problems:
+        context.log.error(f"lake file not as committed: {store.root / problem.file}: {problem.kind} ({problem.detail})")
+    if audit.strays:
+        context.log.warning(f"{len(audit.strays)} lake files are in no manifest and were not loaded: {audit.strays}")
+    summary = _load(context, store, audit, warehouse.build_file)
     yield dg.MaterializeResult(
         asset_key=RAW_TRACKINGS,
-        metadata={"dagster/row_count": summary.trackings, "duplicates_collapsed": summary.duplicates_collapsed},
+        metadata={
+            "dagster/row_count": summary.trackings, "duplicates_collapsed": summary.duplicates_collapsed,
+            "files_loaded": len(audit.trackings_files), "stray_files_not_loaded": audit.strays,
+        },
     )
     yield dg.MaterializeResult(asset_key=RAW_CHECKPOINTS, metadata={"dagster/row_count": summary.checkpoints})
-    yield dg.MaterializeResult(asset_key=RAW_API_CALLS, metadata={"dagster/row_count": summary.api_calls})
+    yield dg.MaterializeResult(
+        asset_key=RAW_API_CALLS,
+        metadata={"dagster/row_count": summary.api_calls, "files_loaded": len(audit.api_calls_files)},
+    )
     yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": len(SEED_TABLE)})
     yield dg.MaterializeResult(asset_key=RAW_QUARANTINE, metadata={"dagster/row_count": summary.quarantined})
+    yield from _integrity_results(store, audit)
+
+
+def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, build_file: Path) -> LoadSummary:
+    """Load the verified files; a build file found corrupt mid-load is moved aside and built anew once."""
+    for attempt in (1, 2):
+        try:
+            with rebuildable_connection(build_file, context.log) as connection:
+                summary = load_raw_tables(connection, store, audit)
+                # A damaged file can open and load fine and fail only when DuckDB writes its blocks
+                # back: checkpoint here, where it can be rebuilt, rather than at publish.
+                connection.execute("CHECKPOINT")
+                return summary
+        except Exception as error:
+            if is_disk_full(error) and not isinstance(error, DiskFullError):
+                kept = "DuckDB rolled the load back; the published warehouse is unchanged"
+                raise DiskFullError(build_file, kept) from error
+            if attempt == 2 or not looks_corrupt(error):
+                raise
+            aside = move_aside(build_file)
+            context.log.warning(f"build warehouse {build_file} is corrupt ({error}); moved it to {aside}, rebuilding")
+    raise AssertionError("unreachable")
+
+
+def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict]:
+    return [
+        {"file": str(store.root / p.file), "extraction_id": p.extraction_id, "problem": p.kind, "detail": p.detail}
+        for p in problems
+    ]
+
+
+def _integrity_results(store: Lake, audit: LakeAudit) -> Iterator[dg.AssetCheckResult]:
+    for check, asset_key, problems, verified, advice in (
+        (LAKE_CHECK, RAW_TRACKINGS, audit.page_problems, audit.trackings_files, PAGE_ADVICE),
+        (LEDGER_CHECK, RAW_API_CALLS, audit.ledger_problems, audit.api_calls_files, LEDGER_ADVICE),
+    ):
+        metadata = {"files_verified": len(verified), "problems": len(problems)}
+        if problems:
+            metadata["files"] = dg.MetadataValue.json(_problem_rows(store, problems))
+            metadata["what_to_do"] = advice
+        yield dg.AssetCheckResult(
+            asset_key=asset_key, check_name=check, passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+            description="; ".join(str(p) for p in problems[:5]) or None,
+        )

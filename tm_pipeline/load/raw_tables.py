@@ -7,12 +7,16 @@ checkpoints are unnested from each tracking's original JSON by DuckDB, not row b
 The original JSON itself stays in the lake: `raw.tracking_json` is a view over the Parquet files.
 Copying it into the database would make the file six times larger and the load four times slower
 for a column the models never read.
+
+Only the files the manifests list, verified (tm_pipeline/landing/integrity.py), are read: never a
+glob of whatever happens to be in the folders.
 """
 
 from __future__ import annotations
 
-import glob
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +25,7 @@ from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, described
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
+from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake
 
 # raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
@@ -81,6 +86,11 @@ SEMI JOIN winners
 _NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
+_CANONICAL_PAGE_ROWS = """(
+    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true)
+    WHERE filename LIKE '%/extraction=' || extraction_id || '/page-' || lpad(page::VARCHAR, 6, '0') || '.parquet'
+)"""
+
 # The latest JSON of every tracking, read from the lake where it is stored.
 _TRACKING_JSON_SQL = """
 SELECT landed.tracking_id, landed.raw_json FROM {source} AS landed
@@ -136,6 +146,7 @@ class LoadSummary:
     checkpoints: int
     api_calls: int
     rows_landed: int
+    audit: LakeAudit
     quarantined: int = 0
 
     @property
@@ -143,27 +154,35 @@ class LoadSummary:
         return self.rows_landed - self.trackings
 
 
-def _source(connection: duckdb.DuckDBPyConnection, pattern: str, schema: pa.Schema, name: str) -> str:
-    """A FROM-clause for the lake files, or for an empty table of the right shape when none exist yet."""
-    if glob.glob(pattern):
-        quoted = pattern.replace("'", "''")
-        return f"read_parquet('{quoted}', union_by_name = true)"
+def _source(connection: duckdb.DuckDBPyConnection, files: Sequence[Path], schema: pa.Schema, name: str) -> str:
+    """A FROM-clause for exactly these lake files, or for an empty table of the right shape when there are none."""
+    if files:
+        quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+        return f"read_parquet([{quoted}], union_by_name = true)"
     connection.register(name, schema.empty_table())
     return name
 
 
-def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake) -> LoadSummary:
+def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: LakeAudit | None = None) -> LoadSummary:
+    """Rebuild `raw.*` from the verified files of `audit` (audited now when not given)."""
+    audit = audit if audit is not None else audit_lake(lake)
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    trackings_source = _source(connection, lake.trackings_glob, TRACKINGS_SCHEMA, "empty_trackings")
-    calls_source = _source(connection, lake.api_calls_glob, LEDGER_SCHEMA, "empty_api_calls")
-    quarantine_source = _source(connection, lake.quarantine_glob, QUARANTINE_SCHEMA, "empty_quarantine")
+    trackings_source = _source(connection, audit.trackings_files, TRACKINGS_SCHEMA, "empty_trackings")
+    calls_source = _source(connection, audit.api_calls_files, LEDGER_SCHEMA, "empty_api_calls")
+    quarantine_source = _source(connection, audit.quarantine_files, QUARANTINE_SCHEMA, "empty_quarantine")
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
     connection.execute(_TRACKINGS_SQL.replace("{source}", trackings_source))
     connection.execute(_CHECKPOINTS_SQL.replace("{source}", trackings_source))
     # A view outlives this connection, so over an empty lake it cannot read the registered empty table.
-    json_source = trackings_source if trackings_source != "empty_trackings" else _NO_TRACKINGS
+    # It reads the folders, not the list: a partition re-run deletes its earlier pages before the
+    # next load, and a view naming them would fail until then. Rows count only from the file at
+    # their page's own path (a stray copy elsewhere never doubles a tracking), and the semi join
+    # on raw.trackings keeps only the rows that won in verified files.
+    json_source = _NO_TRACKINGS
+    if audit.trackings_files:
+        json_source = _CANONICAL_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''"))
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
@@ -180,5 +199,5 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake) -> LoadSu
     }
     return LoadSummary(
         trackings=counts["trackings"], checkpoints=counts["checkpoints"], api_calls=counts["api_calls"],
-        rows_landed=rows_landed, quarantined=counts["quarantine"],
+        rows_landed=rows_landed, audit=audit, quarantined=counts["quarantine"],
     )

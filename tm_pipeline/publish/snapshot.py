@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from tm_pipeline.landing.lake import DiskFullError, is_disk_full
+
 # v1.0.0 is the storage format every DuckDB from 1.0 up reads (1.x readers accept 64..68; this is 64).
 # A newer value would only add compression that the published file, a copy rewritten each run, can do
 # without, and would lock out the older 1.x drivers BI tools bundle.
@@ -31,9 +33,22 @@ def publish_snapshot(
     build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION
 ) -> int:
     """Copy the closed build file over the published one atomically, written in `storage_version`
-    so DuckDB 1.x readers can open it; returns the bytes published."""
-    with duckdb.connect(str(build_path)) as connection:
-        connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
+    so DuckDB 1.x readers can open it; returns the bytes published.
+
+    On a full disk the partial copy is removed, the published file is left as it was, and
+    DiskFullError names the path."""
+    try:
+        with duckdb.connect(str(build_path)) as connection:
+            connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
+    except duckdb.Error as error:
+        if is_disk_full(error):
+            raise DiskFullError(build_path, "the published warehouse is unchanged") from error
+        if "corrupt" in str(error).lower():
+            raise RuntimeError(
+                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); the published "
+                f"warehouse is unchanged. Run again: the load moves a corrupt build file aside and rebuilds it."
+            ) from error
+        raise
     leftover_wal = build_path.with_name(build_path.name + ".wal")
     if leftover_wal.exists() and leftover_wal.stat().st_size > 0:
         raise RuntimeError(f"{build_path} still has a write-ahead log: another process is writing it")
@@ -41,12 +56,20 @@ def publish_snapshot(
     staging = published_path.with_name(f".{published_path.name}.publishing")
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
         leftover.unlink(missing_ok=True)  # a publish that died half-way; nobody reads the staging file
-    with duckdb.connect() as connection:
-        connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
-        connection.execute(
-            f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
-        )
-        connection.execute("COPY FROM DATABASE build TO published")
-        connection.execute("DETACH published")  # checkpoints and closes the file before it is renamed
-    os.replace(staging, published_path)
+    try:
+        with duckdb.connect() as connection:
+            connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
+            connection.execute(
+                f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
+            )
+            connection.execute("COPY FROM DATABASE build TO published")
+            connection.execute("DETACH published")  # checkpoints and closes the file before it is renamed
+        os.replace(staging, published_path)
+    except (OSError, duckdb.Error) as error:
+        for partial in (staging, staging.with_name(staging.name + ".wal")):
+            partial.unlink(missing_ok=True)
+        if is_disk_full(error):
+            kept = f"the partial copy {staging.name} was removed and the published file is unchanged"
+            raise DiskFullError(published_path, kept) from error
+        raise
     return published_path.stat().st_size
