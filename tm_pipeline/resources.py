@@ -13,6 +13,7 @@ from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.extract.fetch import RetryPolicy
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.build_file import connect_build
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -37,7 +38,7 @@ class WarehouseResource(dg.ConfigurableResource):
         path = Path(self.database_path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(path), read_only=read_only)
+        connection = connect_build(path, read_only=read_only)
         connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
         try:
             yield connection

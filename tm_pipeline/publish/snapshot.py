@@ -5,24 +5,24 @@ into a separate file nobody else opens, and publishing writes a copy beside the 
 renames it over that file in one step. A reader holding the old file keeps a consistent snapshot
 until it reconnects; then it sees the new one. It never sees a half-built table.
 
-The copy is written in an older storage format on purpose: DuckDB 2.x writes files that DuckDB 1.x
-refuses, and most readers (the 1.x CLI, Metabase's, Superset's and Evidence's drivers) are 1.x.
-The build file keeps the default format; only what analysts open is pinned.
+The published file must be in a storage format DuckDB 1.x reads: DuckDB 2.x writes files that
+1.x refuses, and most readers (the 1.x CLI, Metabase's, Superset's and Evidence's drivers) are 1.x.
+The build file is created in that format (load/build_file.py), so publishing is a byte copy; a build
+file from before that (in 2.x's format) is rewritten in the readers' format instead.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
+from tm_pipeline.load.build_file import READER_STORAGE_VERSION
 
-# v1.0.0 is the storage format every DuckDB from 1.0 up reads (1.x readers accept 64..68; this is 64).
-# A newer value would only add compression that the published file, a copy rewritten each run, can do
-# without, and would lock out the older 1.x drivers BI tools bundle.
-READER_STORAGE_VERSION = "v1.0.0"
+__all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
 
 
 def _sql_string(text: str) -> str:
@@ -32,14 +32,17 @@ def _sql_string(text: str) -> str:
 def publish_snapshot(
     build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION
 ) -> int:
-    """Copy the closed build file over the published one atomically, written in `storage_version`
-    so DuckDB 1.x readers can open it; returns the bytes published.
+    """Copy the closed build file over the published one atomically, in `storage_version` so DuckDB
+    1.x readers can open it (a byte copy when the build file is in it already); returns the bytes published.
 
     On a full disk the partial copy is removed, the published file is left as it was, and
     DiskFullError names the path."""
     try:
         with duckdb.connect(str(build_path)) as connection:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
+            (tags,) = connection.execute(
+                "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
+            ).fetchone()
     except duckdb.Error as error:
         if is_disk_full(error):
             raise DiskFullError(build_path, "the published warehouse is unchanged") from error
@@ -57,13 +60,10 @@ def publish_snapshot(
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
         leftover.unlink(missing_ok=True)  # a publish that died half-way; nobody reads the staging file
     try:
-        with duckdb.connect() as connection:
-            connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
-            connection.execute(
-                f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
-            )
-            connection.execute("COPY FROM DATABASE build TO published")
-            connection.execute("DETACH published")  # checkpoints and closes the file before it is renamed
+        if str(tags.get("storage_version", "")).startswith(storage_version):
+            shutil.copyfile(build_path, staging)
+        else:
+            _rewrite(build_path, staging, storage_version)
         os.replace(staging, published_path)
     except (OSError, duckdb.Error) as error:
         for partial in (staging, staging.with_name(staging.name + ".wal")):
@@ -73,3 +73,14 @@ def publish_snapshot(
             raise DiskFullError(published_path, kept) from error
         raise
     return published_path.stat().st_size
+
+
+def _rewrite(build_path: Path, staging: Path, storage_version: str) -> None:
+    """Write every table and view of the build file into `staging`, in `storage_version`."""
+    with duckdb.connect() as connection:
+        connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
+        connection.execute(
+            f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
+        )
+        connection.execute("COPY FROM DATABASE build TO published")
+        connection.execute("DETACH published")  # checkpoints and closes the file before it is renamed
