@@ -214,7 +214,7 @@ def _failure_error(
             tries = "1 attempt" if attempt_number == 1 else f"{attempt_number} attempts"
             return ConfigurationError(
                 f"{where}: no TrackingMore API at {client.origin} ({tries}): {happened}. "
-                f"This address comes from {settings.BASE_URL_VAR} (unset, it is the local sandbox "
+                f"This address comes from {settings.BASE_URL_VAR} (when it is unset, the default is the local sandbox "
                 f"{settings.SANDBOX_BASE_URL}). What to check: "
                 f"{failures.what_to_check(kind, settings.PRODUCTION_BASE_URL)}; then rerun."
             )
