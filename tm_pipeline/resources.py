@@ -11,7 +11,7 @@ import duckdb
 
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
-from tm_pipeline.extract.fetch import RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.landing.lake import Lake
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tm_pipeline.definitions import MODEL_ASSETS, pipeline_checks
 from tm_pipeline.models.assets import build_model_definitions
-from tm_pipeline.models.testing import (
+from tm_pipeline_tests.raw_rows import (
     api_call_row,
     checkpoint_row,
     create_raw_tables,

@@ -18,11 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tm_pipeline.models.bench import rebuild_seconds
+from tm_pipeline.bench.models_rebuild import rebuild_seconds
 from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all
-from tm_pipeline.models.testing import checkpoint_row, create_raw_tables, insert_rows, tracking_row
+from tm_pipeline_tests.raw_rows import checkpoint_row, create_raw_tables, insert_rows, tracking_row
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 

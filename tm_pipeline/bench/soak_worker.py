@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tm_pipeline.api.errors import ApiError, TransientApiError
-from tm_pipeline.extract.fetch import PageFetcher, RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import extract_window, sync_state
 from tm_pipeline.extract.windows import full_window, incremental_windows
 from tm_pipeline.landing.lake import Lake

@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.load.assets import RAW_QUARANTINE
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
 

@@ -7,9 +7,10 @@ from typing import Literal
 import dagster as dg
 
 from tm_pipeline import settings
+from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, column_schema
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.repair import LakeRepair, repair_lake
 from tm_pipeline.extract.run import ExtractSummary, PageProgress, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, created_day_window, full_window, incremental_windows

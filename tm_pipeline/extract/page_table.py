@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tm_pipeline.api.envelope import replace_lone_surrogates
-from tm_pipeline.extract.fields import UTC_US, column_schema, described
+from tm_pipeline.contracts.fields import UTC_US, described
 from tm_pipeline.extract.quarantine import (
     BAD_TIMESTAMP,
     INVALID_UTF8,
@@ -37,7 +37,7 @@ from tm_pipeline.extract.quarantine import (
     quarantine_table,
 )
 
-__all__ = ["TRACKINGS_SCHEMA", "UTC_US", "PageTables", "column_schema", "described", "items_to_table"]
+__all__ = ["TRACKINGS_SCHEMA", "PageTables", "items_to_table"]
 
 TRACKINGS_SCHEMA = pa.schema(
     [

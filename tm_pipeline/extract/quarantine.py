@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from tm_pipeline.extract.fields import UTC_US, described
+from tm_pipeline.contracts.fields import UTC_US, described
 
 # Reason codes: stable words a query can group by; `detail` says the rest in a sentence.
 MISSING = "missing"

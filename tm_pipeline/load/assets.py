@@ -11,9 +11,10 @@ from pathlib import Path
 import dagster as dg
 
 from tm_pipeline.api.status_codes import SEED_TABLE
+from tm_pipeline.contracts.dagster_columns import column_schema
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import column_schema
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
 from tm_pipeline.landing.lake import DiskFullError, Lake, is_disk_full
@@ -25,7 +26,6 @@ from tm_pipeline.load.raw_tables import (
     LoadSummary,
     load_raw_tables,
 )
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.resources import LakeResource, WarehouseResource
 
 RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])

@@ -22,8 +22,9 @@ import duckdb
 import pyarrow as pa
 
 from tm_pipeline.api.status_codes import SEED_TABLE
+from tm_pipeline.contracts.fields import described
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, described
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
 from tm_pipeline.models.runner import build_model
 from tm_pipeline.resources import WarehouseResource

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from tm_pipeline.models.pools import WAREHOUSE_POOL
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.publish.snapshot import publish_snapshot
 from tm_pipeline.resources import WarehouseResource
 
