@@ -10,6 +10,7 @@ import pytest
 
 from tm_pipeline.definitions import MODEL_ASSETS, pipeline_checks
 from tm_pipeline.models.assets import build_model_definitions
+from tm_pipeline.resources import WarehouseResource
 from tm_pipeline_tests.raw_rows import (
     api_call_row,
     checkpoint_row,
@@ -17,7 +18,6 @@ from tm_pipeline_tests.raw_rows import (
     insert_rows,
     tracking_row,
 )
-from tm_pipeline.resources import WarehouseResource
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 MARTS = [
