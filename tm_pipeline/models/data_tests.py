@@ -80,6 +80,8 @@ def _describe_generic(test: GenericTest) -> str:
         return f"{test.model}.{test.column} in {list(test.arguments['values'])}"
     if test.kind == "relationships":
         return f"{test.model}.{test.column} found in {test.arguments['to']}.{test.arguments['field']}"
+    if test.kind == "unique" and not test.column.isidentifier():
+        return f"{test.model} has one row per {test.column}"
     return f"{test.model}.{test.column} is {test.kind.replace('_', ' ')}"
 
 

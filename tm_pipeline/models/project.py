@@ -54,7 +54,9 @@ class GenericTest:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}_{self.model}_{self.column}"
+        # A model-level test's column is an expression, e.g. a grain "(origin, destination)":
+        # its name keeps only the identifiers, as a Dagster check name must.
+        return f"{self.kind}_{self.model}_" + "_".join(re.findall(r"\w+\b(?!\s*\()", self.column))
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,12 @@ def _test_severity(config: dict[str, Any], where: str) -> str:
     return severity
 
 
-def _generic_tests(model: str, column: str, declarations: list[Any], where: str) -> list[GenericTest]:
+def _generic_tests(model: str, column: str | None, declarations: list[Any], where: str) -> list[GenericTest]:
     """dbt's spellings: `- not_null`, or `- accepted_values: {arguments: {values: [...]}, config: {...}}`
-    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates."""
+    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates.
+
+    `column` is None for a test declared on the model itself: then, as in dbt, `column_name` says
+    what it tests, a column or an expression (a grain test: `unique` over "(a, b)")."""
     tests = []
     for declaration in declarations:
         if isinstance(declaration, str):
@@ -225,8 +230,13 @@ def _generic_tests(model: str, column: str, declarations: list[Any], where: str)
         if not isinstance(nested_arguments, dict):
             raise ProjectError(f"{where}: {kind} on {model}.{column}: `arguments:` must be a mapping of names")
         arguments = {**nested_arguments, **body}
-        severity = _test_severity(config, f"{where} {model}.{column} {kind}")
-        tests.append(GenericTest(kind, model, column, severity, arguments))
+        tested = column if column is not None else arguments.pop("column_name", None)
+        if not isinstance(tested, str) or not tested.strip():
+            raise ProjectError(
+                f"{where}: {kind} declared on model {model} needs `column_name:` (a column or an expression)"
+            )
+        severity = _test_severity(config, f"{where} {model}.{tested} {kind}")
+        tests.append(GenericTest(kind, model, tested, severity, arguments))
     return tests
 
 
@@ -281,6 +291,8 @@ def load_project(sql_dir: Path) -> Project:
         raise ProjectError(f"schema.yml describes models without a .sql file: {undocumented}")
     generic_tests: list[GenericTest] = []
     for name, entry in model_entries.items():
+        model_level = entry.get("data_tests", entry.get("tests")) or []
+        generic_tests += _generic_tests(name, None, model_level, str(entry["_path"]))
         for column in entry.get("columns") or []:
             declarations = column.get("data_tests", column.get("tests")) or []
             generic_tests += _generic_tests(name, column["name"], declarations, str(entry["_path"]))
