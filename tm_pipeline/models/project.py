@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-MATERIALIZATIONS = ("view", "table", "incremental")
+MATERIALIZATIONS = ("view", "table")
 SEVERITIES = ("error", "warn")
 GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
 PROJECT_FILE = "dbt_project.yml"
@@ -78,7 +78,6 @@ class Model:
     layer: str
     sql: str
     materialized: str
-    unique_key: tuple[str, ...]
     refs: tuple[str, ...]
     sources: tuple[tuple[str, str], ...]
     description: str = ""
@@ -127,17 +126,6 @@ def find_refs(sql: str) -> tuple[str, ...]:
 
 def find_sources(sql: str) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys((m["source"], m["table"]) for m in SOURCE_PATTERN.finditer(sql)))
-
-
-def _unique_key(config: dict[str, Any], where: str) -> tuple[str, ...]:
-    key = config.get("unique_key")
-    if key is None:
-        return ()
-    if isinstance(key, str):
-        return (key,)
-    if isinstance(key, (list, tuple)) and all(isinstance(part, str) for part in key):
-        return tuple(key)
-    raise ProjectError(f"{where}: unique_key must be a column name or a list of names")
 
 
 def _path_list(settings: dict[str, Any], key: str, default: tuple[str, ...], where: Path) -> tuple[str, ...]:
@@ -244,6 +232,11 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
     sql = path.read_text()
     config = parse_config(sql, str(path))
     materialized = config.get("materialized", "view")
+    if materialized == "incremental":
+        raise ProjectError(
+            f"{path}: materialized='incremental' is not supported: without is_incremental() (Jinja this folder "
+            "does not allow) it reran the whole query and was no faster than a table; use 'table'"
+        )
     if materialized not in MATERIALIZATIONS:
         raise ProjectError(f"{path}: materialized must be one of {MATERIALIZATIONS}, got {materialized!r}")
     columns = tuple(
@@ -256,7 +249,6 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
         layer=path.parent.relative_to(sql_dir).as_posix(),
         sql=sql,
         materialized=materialized,
-        unique_key=_unique_key(config, str(path)),
         refs=find_refs(sql),
         sources=find_sources(sql),
         description=entry.get("description", ""),
