@@ -46,7 +46,7 @@ def soak(base_url: str, api_key: str, data_dir: Path, runs: int, deadline_s: flo
                 sends.append({"run": run, "sent_at": sent_at, "new_connection": new_connection})
             report_to_pacer(sent_at, new_connection, answered_at)
 
-        pacer.note_request = note_request  # type: ignore[method-assign]
+        pacer.note_request = note_request  # type: ignore[method-assign]  # wrapped to record every send
         client = account.client()
         # A 429 ends the run (the strict server's penalty is two minutes): it is counted, not retried.
         fetcher = PageFetcher(client, pacer, RetryPolicy(max_429_pauses=0))

@@ -50,7 +50,7 @@ def judge_quarantine(connection: duckdb.DuckDBPyConnection) -> QuarantineVerdict
     cursor = connection.execute(_LATEST_RUN_QUARANTINE)
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    (in_lake,) = connection.execute("select count(*) from raw.quarantine").fetchone()
+    (in_lake,) = connection.execute("select count(*) from raw.quarantine").fetchall()[0]
     return QuarantineVerdict(len(rows), in_lake, rows[:ITEMS_SHOWN])
 
 

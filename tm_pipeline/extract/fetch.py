@@ -53,7 +53,7 @@ class _RetryBudget:
         self.transient += 1
         self.pause_reason = f"backing off after failed attempt {state.attempt_number}: {_error(state)}"
         self.pause_after_429 = False
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (self.transient - 1))
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2.0 ** (self.transient - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter": never 0, never in lockstep
 
     def stop(self, state: RetryCallState) -> bool:

@@ -7,6 +7,7 @@ silently built on less data.
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -111,7 +112,9 @@ LEDGER_ADVICE = (
     group_name="load",
     pool=WAREHOUSE_POOL,
 )
-def warehouse_raw_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def warehouse_raw_tables(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
     store = lake.lake()
     audit = audit_lake(store)
     for problem in audit.problems:
@@ -157,7 +160,7 @@ def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, buil
     raise AssertionError("unreachable")
 
 
-def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict]:
+def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict[str, str]]:
     return [
         {"file": str(store.root / p.file), "extraction_id": p.extraction_id, "problem": p.kind, "detail": p.detail}
         for p in problems
@@ -169,7 +172,7 @@ def _integrity_results(store: Lake, audit: LakeAudit) -> Iterator[dg.AssetCheckR
         (LAKE_CHECK, RAW_TRACKINGS, audit.page_problems, audit.trackings_files, PAGE_ADVICE),
         (LEDGER_CHECK, RAW_API_CALLS, audit.ledger_problems, audit.api_calls_files, LEDGER_ADVICE),
     ):
-        metadata = {"files_verified": len(verified), "problems": len(problems)}
+        metadata: dict[str, Any] = {"files_verified": len(verified), "problems": len(problems)}
         if problems:
             metadata["files"] = dg.MetadataValue.json(_problem_rows(store, problems))
             metadata["what_to_do"] = advice
