@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tm_pipeline import settings
@@ -115,9 +116,10 @@ def _query(args: argparse.Namespace) -> int:
     try:
         with duckdb.connect(str(database_path), read_only=True) as connection:
             cursor = connection.execute(args.sql)
-            if cursor.description is None:
+            description = cursor.description
+            if not description:  # a statement without a result (None at run time, whatever the stubs say)
                 return EXIT_OK
-            columns = [column[0] for column in cursor.description]
+            columns = [column[0] for column in description]
             rows = cursor.fetchmany(args.max_rows + 1)  # never pulls a whole fact table into memory
     except duckdb.Error as error:
         print(f"error: {error}\n(query opens {database_path} read-only; `SHOW ALL TABLES` lists what is there)",
@@ -190,7 +192,9 @@ def shows_default(action: argparse.Action) -> bool:
     return not (default is None or default is False or default is argparse.SUPPRESS or default == [])
 
 
-def _add_command(commands, name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+def _add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, details: str = ""
+) -> argparse.ArgumentParser:
     return commands.add_parser(
         name, help=summary, description=summary + (f"\n\n{details}" if details else ""),
         formatter_class=HelpFormatter,
@@ -337,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("tm_pipeline").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
     except PipelineError as error:  # raised outside a Dagster step, e.g. while reading the environment
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -11,12 +11,13 @@ import duckdb
 
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
-from tm_pipeline.extract.fetch import RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.landing.lake import Lake
 from tm_pipeline.load.build_file import connect_build
 
 
-class WarehouseResource(dg.ConfigurableResource):
+# ConfigurableResource is generic only for resource factories; these resources are their own value.
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The DuckDB warehouse. Steps write `database_path`, a build file only the pipeline opens;
     `published_path` is the file analysts and BI tools read, replaced atomically by the publish
     step (see tm_pipeline/publish). Connections are opened per step and closed at once, because
@@ -46,7 +47,8 @@ class WarehouseResource(dg.ConfigurableResource):
             connection.close()
 
 
-class LakeResource(dg.ConfigurableResource):
+# Generic only for resource factories, like WarehouseResource above.
+class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where Parquet lands: `<data_dir>/lake`."""
 
     root: str
@@ -55,7 +57,8 @@ class LakeResource(dg.ConfigurableResource):
         return Lake(Path(self.root))
 
 
-class TrackingMoreResource(dg.ConfigurableResource):
+# Generic only for resource factories, like WarehouseResource above.
+class TrackingMoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The TrackingMore v2 account: address, key and the limits the account is held to."""
 
     base_url: str

@@ -202,7 +202,7 @@ def step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, str
     failures = []
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
-        while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+        while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
             error = error.cause  # Dagster wraps user errors; the user error says what to do
         if error is not None:
             failures.append((event.step_key or "", error.cls_name or "", error.message.strip()))

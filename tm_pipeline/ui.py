@@ -77,7 +77,7 @@ def run_ui(data_dir: Path, host: str, port: int, sandbox_trackings: int | None, 
             signal.signal(signal.SIGTERM, previous)
 
 
-def _wait_or_kill(process: subprocess.Popen, interrupt_after_s: float) -> int:
+def _wait_or_kill(process: subprocess.Popen[bytes], interrupt_after_s: float) -> int:
     """Give dagster dev `interrupt_after_s` to stop on its own, then SIGINT it, then kill it."""
     try:
         return process.wait(timeout=interrupt_after_s)

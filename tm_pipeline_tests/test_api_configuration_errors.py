@@ -17,7 +17,8 @@ import pytest
 from tm_pipeline.api.client import TrackingMoreClient
 from tm_pipeline.api.errors import ConfigurationError, PipelineError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
-from tm_pipeline.extract.fetch import PageFetcher, RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import PageProgress, extract_window
 from tm_pipeline.extract.windows import full_window
 from tm_pipeline.landing.lake import Lake

@@ -92,9 +92,16 @@ def test_each_page_reports_progress_as_dagster_metadata(pipeline_run) -> None:
 
 
 def test_data_as_of_says_how_fresh_the_published_data_is(pipeline_run, resources: dict) -> None:
-    ((trackings, fetched, newest_fetch),) = _query(
+    """data_as_of is when the newest page arrived. Witnessed by the ledger (written by the fetcher,
+    not by the load): the last page's request went out before it, and the build came after it.
+    The first page's arrival (min instead of max) or a server timestamp would fall outside."""
+    ((trackings, data_as_of, built_at, last_page_requested_at, first_page_requested_at),) = _query(
         resources,
-        "SELECT d.trackings, d.data_as_of, (SELECT max(fetched_at) FROM raw.trackings) FROM main.data_as_of AS d",
+        """SELECT d.trackings, d.data_as_of, d.built_at,
+                  (SELECT max(requested_at) FROM raw.api_calls WHERE meta_code = 200 AND rows > 0),
+                  (SELECT min(requested_at) FROM raw.api_calls WHERE meta_code = 200 AND rows > 0)
+           FROM main.data_as_of AS d""",
     )
     assert trackings == 4500
-    assert fetched is not None and fetched == newest_fetch
+    assert first_page_requested_at < last_page_requested_at, "the run fetched several pages, paced apart"
+    assert last_page_requested_at <= data_as_of <= built_at

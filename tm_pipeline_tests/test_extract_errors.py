@@ -10,7 +10,8 @@ import pytest
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.errors import StopRunError
 from tm_pipeline.api.pacer import Pacer
-from tm_pipeline.extract.fetch import PageFetcher, RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import extract_window
 from tm_pipeline.extract.windows import Window, full_window
 from tm_pipeline.landing.lake import Lake

@@ -6,8 +6,9 @@ import pytest
 from tenacity import Retrying, retry_if_exception_type
 
 from tm_pipeline.api.errors import RateLimitedError, TransientApiError
+from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.api.status_codes import classify
-from tm_pipeline.extract.fetch import RetryPolicy, _RetryBudget
+from tm_pipeline.extract.fetch import _RetryBudget
 
 
 def _run(failures: list[Exception], policy: RetryPolicy) -> tuple[list[float], int]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tm_pipeline.api.errors import RateLimitedError
-from tm_pipeline.extract.fetch import PageFetcher, RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import ExtractSummary, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, full_window, incremental_windows
 from tm_pipeline.landing.lake import Lake

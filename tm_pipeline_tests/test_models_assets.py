@@ -9,15 +9,14 @@ import duckdb
 import pytest
 
 from tm_pipeline.definitions import MODEL_ASSETS, pipeline_checks
-from tm_pipeline.models.assets import build_model_definitions
-from tm_pipeline.models.testing import (
+from tm_pipeline.resources import WarehouseResource
+from tm_pipeline_tests.raw_rows import (
     api_call_row,
     checkpoint_row,
     create_raw_tables,
     insert_rows,
     tracking_row,
 )
-from tm_pipeline.resources import WarehouseResource
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 MARTS = [
@@ -188,20 +187,3 @@ def test_failed_check_metadata_shows_count_severity_and_samples(tmp_path):
     assert evaluation.metadata["failing_rows"].value == 1
     assert evaluation.metadata["severity"].value == "error"
     assert evaluation.metadata["sample_failing_rows"].value == [{"value": "lost", "occurrences": 1}]
-
-
-def test_full_refresh_run_config_rebuilds_incremental_models(tmp_path):
-    database_path = tmp_path / "warehouse.duckdb"
-    seed_clean(database_path)
-    materialize(database_path)
-    with duckdb.connect(str(database_path)) as connection:
-        connection.execute("delete from raw.trackings where tracking_id = 'B'")
-    assets, _ = build_model_definitions(SQL_DIR)
-    dg.materialize(
-        assets,
-        selection="fct_shipments",
-        resources={"warehouse": WarehouseResource(database_path=str(database_path))},
-        run_config={"ops": {"fct_shipments": {"config": {"full_refresh": True}}}},
-    )
-    with duckdb.connect(str(database_path)) as connection:
-        assert connection.execute("select tracking_id from main.fct_shipments").fetchall() == [("A",)]

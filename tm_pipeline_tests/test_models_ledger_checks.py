@@ -11,7 +11,7 @@ import pytest
 from tm_pipeline.checks.api_ledger import ledger_checks, read_latest_run
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_model
-from tm_pipeline.models.testing import api_call_row, create_raw_tables, insert_rows
+from tm_pipeline_tests.raw_rows import api_call_row, create_raw_tables, insert_rows
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 CHECKS = {check.name: check for check in ledger_checks()}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
+from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import ProjectError, find_refs, find_sources, load_project, parse_config
 from tm_pipeline.models.render import render_sql
@@ -202,3 +204,50 @@ def test_arguments_that_are_not_a_mapping_are_refused_with_the_test_named(tmp_pa
     )
     with pytest.raises(ProjectError, match=r"schema\.yml: accepted_values on a\.x: `arguments:` must be a mapping"):
         load_project(tmp_path)
+
+
+GRAIN_SCHEMA = """
+version: 2
+models:
+  - name: lanes
+    description: one row per lane
+    data_tests:
+      - unique:
+          arguments: {column_name: "row(origin, destination)"}
+    columns:
+      - {name: origin, description: o}
+      - {name: destination, description: d}
+"""
+
+
+def test_a_grain_test_on_the_model_counts_duplicate_lanes_null_ones_included(tmp_path):
+    """A model-level `unique` over row(...) (the grain tests of the marts) finds a lane twice even
+    when a country is NULL, which a plain column `unique` skips; a clean grain passes."""
+    write(tmp_path, "marts/lanes.sql", "select 1")
+    write(tmp_path, "marts/schema.yml", GRAIN_SCHEMA)
+    (test,) = [t for t in compile_tests(load_project(tmp_path)) if t.name == "unique_lanes_origin_destination"]
+    with duckdb.connect() as connection:
+        connection.execute(
+            "create table main.lanes as select * from (values ('DE', 'FR'), ('DE', null), ('DE', null), "
+            "(null, null), (null, null), ('NL', 'FR')) as t(origin, destination)"
+        )
+        assert run_test(connection, test).failures == 2  # (DE, NULL) and (NULL, NULL), each twice
+        connection.execute("create or replace table main.lanes as select distinct * from main.lanes")
+        assert run_test(connection, test).passed
+
+
+def test_a_test_on_the_model_without_column_name_is_refused_with_the_model_named(tmp_path):
+    write(tmp_path, "marts/lanes.sql", "select 1")
+    write(tmp_path, "marts/schema.yml", GRAIN_SCHEMA.replace('arguments: {column_name: "row(origin, destination)"}',
+                                                             "config: {severity: error}"))
+    with pytest.raises(ProjectError, match="unique declared on model lanes needs `column_name:`"):
+        load_project(tmp_path)
+
+
+def test_every_mart_has_a_grain_test():
+    """A mart without a test that its rows are unique over its grain can double-count silently.
+    data_as_of is exempt: it is one aggregate row over everything, it has no grain columns."""
+    project = load_project(SQL_DIR)
+    marts = {name for name, model in project.models.items() if model.layer == "marts"} - {"data_as_of"}
+    with_grain = {test.model for test in project.generic_tests if test.kind == "unique"}
+    assert marts - with_grain == set()

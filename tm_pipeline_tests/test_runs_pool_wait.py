@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,14 @@ import pytest
 
 from tm_pipeline.definitions import default_resources
 from tm_pipeline.extract.assets import TRACKINGMORE_POOL
-from tm_pipeline.runs import PROCESS_TAG, dagster_home, instance_for, materialize_all, step_failures
+from tm_pipeline.runs import (
+    PROCESS_TAG,
+    dagster_home,
+    instance_for,
+    materialize_all,
+    release_abandoned_runs,
+    step_failures,
+)
 from tm_pipeline.sandbox import SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,3 +118,38 @@ def test_a_sync_waiting_for_a_pool_slot_names_the_run_holding_it(
     assert waits == said, waits  # said once, not once per poll
     assert holder_run.run_id in said[0] and f":{holder.pid}" in said[0]
     assert "Dagster UI" in said[0]
+
+
+def test_the_pool_slot_of_a_killed_run_is_released_and_the_run_marked_failed(tmp_path: Path) -> None:
+    """A real run in another process claims the API key's pool slot and is killed with SIGKILL,
+    which gives it no chance to release the slot; release_abandoned_runs must free it. While the
+    holder lives, the same call must leave it alone."""
+    data_dir = tmp_path / "data"
+    release_file = tmp_path / "never-created"  # the holder is killed, not released
+    home = dagster_home(data_dir)
+    instance = instance_for(data_dir)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(home), TRACKINGMORE_POOL, str(release_file), PROCESS_TAG],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_pool_is_claimed(instance, holder)
+        (holder_run,) = instance.get_runs()
+        assert release_abandoned_runs(instance) == [], "a live run's slot was taken from it"
+        assert instance.event_log_storage.get_concurrency_info(TRACKINGMORE_POOL).claimed_slots
+        holder.kill()
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+    assert holder.returncode == -signal.SIGKILL
+    # Killed mid-step: the instance still believes the run is going and the slot is taken.
+    assert instance.get_run_by_id(holder_run.run_id).status == dg.DagsterRunStatus.STARTED
+    assert instance.event_log_storage.get_concurrency_info(TRACKINGMORE_POOL).claimed_slots
+
+    assert release_abandoned_runs(instance) == [holder_run.run_id]
+    assert instance.event_log_storage.get_concurrency_info(TRACKINGMORE_POOL).claimed_slots == []
+    assert instance.get_run_by_id(holder_run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert release_abandoned_runs(instance) == [], "a run released twice"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tm_pipeline.sandbox.bench import measure_pages_per_second
+from tm_pipeline.bench.sandbox_throughput import measure_pages_per_second
 
 
 def test_measure_pages_per_second_serves_full_pages() -> None:

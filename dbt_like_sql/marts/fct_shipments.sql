@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='tracking_id') }}
+{{ config(materialized='table') }}
 -- One row per tracking: current status joined to its milestones. delivery_days counts only
 -- shipments whose current status is delivered, so a later exception after a delivered scan
 -- does not produce a delivery time.

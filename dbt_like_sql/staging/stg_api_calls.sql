@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 -- One row per HTTP attempt. response_code is the v2 meta.code when an envelope came back, else the
 -- HTTP status, else 'no_response' (timeout, reset, truncated body). outcome is the code's category
--- from the seed table raw.status_codes, the same table the extractor acts on.
+-- from the seed table raw.status_codes, the same table the extractor acts on; its words are
+-- tm_pipeline/contracts/outcomes.py (a test reads this file and fails on any other word).
 select
     calls.run_id,
     calls.extraction_id,
@@ -24,7 +25,6 @@ select
         when calls.meta_code is null and calls.http_status = 429 then 'rate_limited'
         when calls.meta_code is null and calls.http_status between 500 and 599 then 'transient'
         when calls.meta_code is null then 'no_envelope'
-        when codes.category = 'request' then 'request_error'
         when codes.category is not null then codes.category
         when calls.meta_code between 500 and 599 then 'transient'
         else 'request_error'

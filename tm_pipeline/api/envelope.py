@@ -51,7 +51,7 @@ class ListEnvelope(msgspec.Struct, gc=False):
     """A list answer decoded in one pass: error bodies carry `"data": []`, success bodies a page."""
 
     meta: Meta
-    data: ListPage | list | None = None
+    data: ListPage | list[Any] | None = None
 
 
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
@@ -100,7 +100,7 @@ def _is_escaped(body: bytes, position: int) -> bool:
     return run % 2 == 1
 
 
-def decode_tolerant(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+def decode_tolerant(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     """Decode a body; valid JSON that msgspec refuses only for lone surrogates is decoded from a
     sanitised copy, and list items get their original bytes back (the landing quarantines them).
 

@@ -25,12 +25,12 @@ class _SendTimed:
     _connected_for_next_request = False
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
+        super().connect()  # type: ignore[misc]  # a mixin: the urllib3 connection it joins has connect()
         self._connected_for_next_request = True
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         self.sent_at = None  # stays None if writing fails: the caller then assumes the worst
-        super().request(*args, **kwargs)  # type: ignore[misc]
+        super().request(*args, **kwargs)  # type: ignore[misc]  # likewise request()
         # Stamped after the write returned: any delay before this line makes the stamp later,
         # which only makes the pacer more careful, never less.
         self.sent_at = time.monotonic()

@@ -9,18 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from tm_pipeline.contracts.outcomes import Category
 
-class Category(str, Enum):
-    """How a response code is judged in the data-quality checks."""
-
-    OK = "ok"
-    EMPTY = "empty"  # request fine, nothing to return (4031)
-    RATE_LIMITED = "rate_limited"
-    TRANSIENT = "transient"  # server-side trouble worth retrying
-    AUTH = "auth"  # the key is wrong, deleted or not allowed
-    BILLING = "billing"  # balance, quota or payment
-    REQUEST = "request"  # our request is wrong: retrying cannot help
-    DETECTION = "detection"  # courier could not be detected (4032)
+__all__ = ["SEED_TABLE", "Action", "Category", "StatusCode", "classify"]
 
 
 class Action(str, Enum):

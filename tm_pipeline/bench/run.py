@@ -33,7 +33,8 @@ def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark worker failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return report
 
 
 def bench_pacing(pages: int, log: Callable[[str], None]) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def bench_correctness(trackings: int, log: Callable[[str], None]) -> dict[str, A
     """Extract, load and build every model on `trackings`, then compare each mart with the truth."""
     import duckdb
 
-    from tm_pipeline.models.bench import rebuild_seconds
+    from tm_pipeline.bench.models_rebuild import rebuild_seconds
 
     with tempfile.TemporaryDirectory() as tmp, sandbox_process(trackings, 0.0) as base_url:
         log(f"correctness: every mart against the sandbox's ground truth on {trackings:,} trackings")
@@ -124,11 +125,10 @@ def bench_memory(sizes: tuple[int, ...], log: Callable[[str], None],
 
 
 def bench_models(database_path: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    from tm_pipeline.models.bench import rebuild_seconds
+    from tm_pipeline.bench.models_rebuild import rebuild_seconds
 
     log(f"models: rebuilding every model on {database_path}")
-    return {"full_rebuild_s": rebuild_seconds(database_path), "incremental_rerun_s": rebuild_seconds(
-        database_path, full_refresh=False)}
+    return {"full_rebuild_s": rebuild_seconds(database_path)}
 
 
 def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: int,

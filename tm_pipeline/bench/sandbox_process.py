@@ -43,9 +43,10 @@ def sandbox_process(
         process.wait(timeout=30)
 
 
-def _admin(base_url: str, path: str) -> Any:
+def _admin(base_url: str, path: str) -> dict[str, Any]:
     with urllib.request.urlopen(base_url.removesuffix("/v2") + path, timeout=600) as response:
-        return json.loads(response.read())
+        document: dict[str, Any] = json.loads(response.read())
+    return document
 
 
 def sandbox_stats(base_url: str) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def _scheduled_sync(base_url: str, data_dir: Path) -> dict[str, Any]:
                                env=_environment(base_url, data_dir), capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"scheduled-run worker failed:\n{completed.stderr[-3000:]}")
-    return json.loads(report_path.read_text())
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    return report
 
 
 def bench_scheduled(trackings: int, log: Callable[[str], None], rounds: int = 2) -> dict[str, Any]:

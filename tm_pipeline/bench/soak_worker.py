@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tm_pipeline.api.errors import ApiError, TransientApiError
-from tm_pipeline.extract.fetch import PageFetcher, RetryPolicy
+from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import extract_window, sync_state
 from tm_pipeline.extract.windows import full_window, incremental_windows
 from tm_pipeline.landing.lake import Lake
@@ -45,7 +46,7 @@ def soak(base_url: str, api_key: str, data_dir: Path, runs: int, deadline_s: flo
                 sends.append({"run": run, "sent_at": sent_at, "new_connection": new_connection})
             report_to_pacer(sent_at, new_connection, answered_at)
 
-        pacer.note_request = note_request  # type: ignore[method-assign]
+        pacer.note_request = note_request  # type: ignore[method-assign]  # wrapped to record every send
         client = account.client()
         # A 429 ends the run (the strict server's penalty is two minutes): it is counted, not retried.
         fetcher = PageFetcher(client, pacer, RetryPolicy(max_429_pauses=0))

@@ -34,7 +34,7 @@ def _plain(value: Any) -> Any:
 def _same(actual: Any, expected: Any) -> bool:
     if isinstance(expected, float) and isinstance(actual, (int, float)):
         return math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-12)
-    return actual == expected
+    return bool(actual == expected)
 
 
 def mart_mismatches(

@@ -2,7 +2,7 @@
 
 Only the latest run (the run_id of the newest attempt) is judged: an auth error last week must not
 fail today's healthy run forever; history stays visible in api_health_daily. Codes are grouped
-by stg_api_calls.outcome, which follows the categories of tm_pipeline/api/status_codes.py.
+by stg_api_calls.outcome, whose words are tm_pipeline/contracts/outcomes.py.
 """
 
 from collections.abc import Callable, Iterator
@@ -12,8 +12,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.contracts.outcomes import NO_ENVELOPE, Category
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import SEVERITY
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
 
@@ -21,6 +22,9 @@ from tm_pipeline.resources import WarehouseResource
 # wrong window or filter when it dominates. 4032 means the courier could not be detected.
 EMPTY_SHARE_WARN_ABOVE = 0.5
 DETECTION_SHARE_WARN_ABOVE = 0.05
+
+# Outcomes of a page that has not (yet) come back: server trouble, or no envelope at all.
+_UNRECOVERED = f"('{Category.TRANSIENT.value}', '{NO_ENVELOPE}')"
 
 LATEST_RUN_CALLS = """
     select * from main.stg_api_calls
@@ -63,10 +67,10 @@ def read_latest_run(connection: duckdb.DuckDBPyConnection) -> LedgerRun:
     server_error_pages = records(
         f"""select endpoint, page, count(*) as attempts,
                    arg_max(response_code, call_seq) as last_response_code,
-                   arg_max(outcome, call_seq) in ('transient', 'no_envelope') as unrecovered
+                   arg_max(outcome, call_seq) in {_UNRECOVERED} as unrecovered
             from ({LATEST_RUN_CALLS})
             group by endpoint, page
-            having count(*) filter (where outcome in ('transient', 'no_envelope')) > 0
+            having count(*) filter (where outcome in {_UNRECOVERED}) > 0
             order by endpoint, page"""
     )
     # Completeness is judged per extraction touched by the latest run, over all its pages: a
@@ -75,7 +79,7 @@ def read_latest_run(connection: duckdb.DuckDBPyConnection) -> LedgerRun:
         f"""with touched as (select distinct extraction_id from ({LATEST_RUN_CALLS})),
             pages as (
                 select extraction_id, endpoint, page,
-                       max(rows_returned) filter (where outcome = 'ok') as rows_fetched,
+                       max(rows_returned) filter (where outcome = '{Category.OK.value}') as rows_fetched,
                        arg_max(total_reported, requested_at) filter (where total_reported is not null)
                            as total_reported,
                        max(requested_at) as requested_at
@@ -95,11 +99,11 @@ def read_latest_run(connection: duckdb.DuckDBPyConnection) -> LedgerRun:
     return LedgerRun(run_id, calls_by_code, calls_by_outcome, server_error_pages, fetched_vs_reported)
 
 
-def _count_check(outcome: str, severity: str) -> Callable[[LedgerRun], LedgerVerdict]:
+def _count_check(outcome: Category, severity: str) -> Callable[[LedgerRun], LedgerVerdict]:
     """Fails when any call of the latest run had this outcome."""
 
     def judge(run: LedgerRun) -> LedgerVerdict:
-        count = run.calls_by_outcome.get(outcome, 0)
+        count = run.calls_by_outcome.get(outcome.value, 0)
         return LedgerVerdict(count == 0, severity, float(count), {"calls": count})
 
     return judge
@@ -174,25 +178,25 @@ def ledger_checks(
             "api_auth_errors",
             "No 401/403/4001/4002: the API key works (ERROR).",
             True,
-            _count_check("auth", "error"),
+            _count_check(Category.AUTH, "error"),
         ),
         LedgerCheck(
             "api_request_errors",
             "No request errors (4012-4015, 4033, other 4xxx): our request is valid (ERROR).",
             True,
-            _count_check("request_error", "error"),
+            _count_check(Category.REQUEST, "error"),
         ),
         LedgerCheck(
             "api_billing_errors",
             "No 402/4019/4021: balance and quota left (ERROR).",
             True,
-            _count_check("billing", "error"),
+            _count_check(Category.BILLING, "error"),
         ),
         LedgerCheck(
             "api_rate_limited",
             "No 429 served: the pacer kept under the limit (WARN).",
             False,
-            _count_check("rate_limited", "warn"),
+            _count_check(Category.RATE_LIMITED, "warn"),
         ),
         LedgerCheck(
             "api_server_errors",

@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.load.assets import RAW_QUARANTINE
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
 
@@ -50,7 +50,7 @@ def judge_quarantine(connection: duckdb.DuckDBPyConnection) -> QuarantineVerdict
     cursor = connection.execute(_LATEST_RUN_QUARANTINE)
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    (in_lake,) = connection.execute("select count(*) from raw.quarantine").fetchone()
+    (in_lake,) = connection.execute("select count(*) from raw.quarantine").fetchall()[0]
     return QuarantineVerdict(len(rows), in_lake, rows[:ITEMS_SHOWN])
 
 

@@ -1,15 +1,16 @@
 """Dagster asset: page through the list endpoint and land trackings and the ledger as Parquet."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 
 from tm_pipeline import settings
+from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, column_schema
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.repair import LakeRepair, repair_lake
 from tm_pipeline.extract.run import ExtractSummary, PageProgress, extract_window, sync_state
 from tm_pipeline.extract.windows import Window, created_day_window, full_window, incremental_windows
@@ -83,7 +84,7 @@ def _codes(summaries: list[ExtractSummary]) -> dict[str, int]:
     return codes
 
 
-def _metadata(summaries: list[ExtractSummary], repairs: list[LakeRepair]) -> dict:
+def _metadata(summaries: list[ExtractSummary], repairs: list[LakeRepair]) -> dict[str, Any]:
     elapsed = sum(s.elapsed_s for s in summaries)
     rows = sum(s.rows for s in summaries)
     return {
@@ -129,7 +130,7 @@ def _metadata(summaries: list[ExtractSummary], repairs: list[LakeRepair]) -> dic
 )
 def trackingmore_extract(
     context: dg.AssetExecutionContext, config: ExtractConfig, trackingmore: TrackingMoreResource, lake: LakeResource
-):
+) -> Iterator[dg.MaterializeResult[None]]:
     store = lake.lake()
 
     def windows() -> list[Window]:
@@ -157,9 +158,10 @@ CREATED_DAYS = dg.DailyPartitionsDefinition(start_date=settings.backfill_start_d
     description="Backfills and repairs: every tracking created on one UTC day, extracted again. Re-running a "
     "day replaces that day's earlier extraction in the lake; the load deduplicates against the sync.",
 )
+# Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
 def trackings_by_created_day(
     context: dg.AssetExecutionContext, trackingmore: TrackingMoreResource, lake: LakeResource
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
     window = created_day_window(date.fromisoformat(context.partition_key))
     summaries, repairs = _extract(context, trackingmore, lake.lake(), lambda: [window], LAKE_BACKFILL)
     return dg.MaterializeResult(metadata={**_metadata(summaries, repairs), "calls_by_code": _codes(summaries)})

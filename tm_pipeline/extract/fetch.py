@@ -23,19 +23,11 @@ from tm_pipeline.api.client import Attempt, TrackingMoreClient
 from tm_pipeline.api.envelope import LIST_ENVELOPE_DECODER, ListPage
 from tm_pipeline.api.errors import ConfigurationError, RateLimitedError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
+from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.api.status_codes import Action, classify
 from tm_pipeline.extract.ledger import CallRecord, Ledger
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_transient_retries: int = 8
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    pause_on_429_s: float = 120.0
-    max_429_pauses: int = 5
 
 
 class _RetryBudget:
@@ -61,7 +53,7 @@ class _RetryBudget:
         self.transient += 1
         self.pause_reason = f"backing off after failed attempt {state.attempt_number}: {_error(state)}"
         self.pause_after_429 = False
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (self.transient - 1))
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2.0 ** (self.transient - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)  # "equal jitter": never 0, never in lockstep
 
     def stop(self, state: RetryCallState) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from tm_pipeline.extract.page_table import UTC_US, described
+from tm_pipeline.contracts.fields import UTC_US, described
 
 LEDGER_SCHEMA = pa.schema(
     [

@@ -7,12 +7,14 @@ sent and the next run can pick the tracking up once the API sends it whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 import pyarrow as pa
 
-from tm_pipeline.extract.fields import UTC_US, described
+from tm_pipeline.contracts.fields import UTC_US, described
 
 # Reason codes: stable words a query can group by; `detail` says the rest in a sentence.
 MISSING = "missing"
@@ -54,7 +56,8 @@ class ItemProblem:
 
 
 def quarantine_table(
-    problems: list[ItemProblem], raw_items: list[bytes], extraction_id: str, page: int, fetched_at: datetime
+    problems: list[ItemProblem], raw_items: Sequence[bytes | msgspec.Raw], extraction_id: str, page: int,
+    fetched_at: datetime,
 ) -> pa.Table:
     """The quarantined items of one page, in QUARANTINE_SCHEMA, in page order."""
     ordered = sorted(problems, key=lambda problem: problem.position)

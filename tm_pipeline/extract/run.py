@@ -208,7 +208,7 @@ def _walk_pages(
                     next_fetch = prefetcher.submit(
                         fetcher.fetch, {**manifest.params, "page": page + 1}, page + 1, ledger
                     )
-                _commit(lake, manifest, ledger, fetched, page)
+                _commit(lake, manifest, ledger, fetched, fetched.page, page)
                 pages_expected = _pages_expected(manifest, page, page_limit, more=next_fetch is not None)
                 elapsed = time.monotonic() - started
                 progress(
@@ -270,8 +270,10 @@ def _judge_total(manifest: Manifest) -> None:
         )
 
 
-def _commit(lake: Lake, manifest: Manifest, ledger: Ledger, fetched: FetchedPage, page: int) -> None:
-    landed = items_to_table(fetched.page.items, manifest.extraction_id, page, datetime.now(timezone.utc))
+def _commit(
+    lake: Lake, manifest: Manifest, ledger: Ledger, fetched: FetchedPage, listed: ListPage, page: int
+) -> None:
+    landed = items_to_table(listed.items, manifest.extraction_id, page, datetime.now(timezone.utc))
     table = landed.trackings
     manifest.max_updated_at = _newest(manifest.max_updated_at, table["updated_at"])
     manifest.max_created_at = _newest(manifest.max_created_at, table["created_at"])

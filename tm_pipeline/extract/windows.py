@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from tm_pipeline.contracts.windows import PARTITION_PREFIX
+
 FULL = "full"
 UPDATED = "updated"
 CREATED = "created"
-PARTITION_PREFIX = "created_day="
 
 
 @dataclass(frozen=True)

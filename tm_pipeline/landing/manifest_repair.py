@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tm_pipeline.extract.windows import PARTITION_PREFIX
+from tm_pipeline.contracts.windows import PARTITION_PREFIX
 from tm_pipeline.landing.lake import COMPLETE, FAILED, REPLACED, Lake, Manifest, file_sha256
 
 log = logging.getLogger(__name__)

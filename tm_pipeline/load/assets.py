@@ -7,13 +7,15 @@ silently built on less data.
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from tm_pipeline.api.status_codes import SEED_TABLE
+from tm_pipeline.contracts.dagster_columns import column_schema
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import column_schema
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
 from tm_pipeline.landing.lake import DiskFullError, Lake, is_disk_full
@@ -25,7 +27,6 @@ from tm_pipeline.load.raw_tables import (
     LoadSummary,
     load_raw_tables,
 )
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.resources import LakeResource, WarehouseResource
 
 RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
@@ -111,7 +112,9 @@ LEDGER_ADVICE = (
     group_name="load",
     pool=WAREHOUSE_POOL,
 )
-def warehouse_raw_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def warehouse_raw_tables(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
     store = lake.lake()
     audit = audit_lake(store)
     for problem in audit.problems:
@@ -157,7 +160,7 @@ def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, buil
     raise AssertionError("unreachable")
 
 
-def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict]:
+def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict[str, str]]:
     return [
         {"file": str(store.root / p.file), "extraction_id": p.extraction_id, "problem": p.kind, "detail": p.detail}
         for p in problems
@@ -169,7 +172,7 @@ def _integrity_results(store: Lake, audit: LakeAudit) -> Iterator[dg.AssetCheckR
         (LAKE_CHECK, RAW_TRACKINGS, audit.page_problems, audit.trackings_files, PAGE_ADVICE),
         (LEDGER_CHECK, RAW_API_CALLS, audit.ledger_problems, audit.api_calls_files, LEDGER_ADVICE),
     ):
-        metadata = {"files_verified": len(verified), "problems": len(problems)}
+        metadata: dict[str, Any] = {"files_verified": len(verified), "problems": len(problems)}
         if problems:
             metadata["files"] = dg.MetadataValue.json(_problem_rows(store, problems))
             metadata["what_to_do"] = advice

@@ -5,8 +5,8 @@ at any time and gives the same tables. One row per tracking survives (latest sta
 checkpoints are unnested from each tracking's original JSON by DuckDB, not row by row in Python.
 
 The original JSON itself stays in the lake: `raw.tracking_json` is a view over the Parquet files.
-Copying it into the database would make the file six times larger and the load four times slower
-for a column the models never read.
+Copying it into the database would make the file many times larger and the load slower for a
+column the models never read (README, Benchmarks, has the figures).
 
 Only the files the manifests list, verified (tm_pipeline/landing/integrity.py), are read: never a
 glob of whatever happens to be in the folders.
@@ -22,8 +22,9 @@ import duckdb
 import pyarrow as pa
 
 from tm_pipeline.api.status_codes import SEED_TABLE
+from tm_pipeline.contracts.fields import described
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA, described
+from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake
@@ -67,7 +68,7 @@ _LEGS_TYPE = (
 )
 
 # The winner of each tracking is chosen on narrow columns first and the wide rows (raw_json) are
-# read once in a semi join: ranking the wide rows directly is ten times slower.
+# read once in a semi join: ranking the wide rows directly drags raw_json through the sort.
 _TRACKINGS_SQL = """
 CREATE OR REPLACE TABLE raw.trackings AS
 WITH winners AS (

@@ -11,20 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
 from tm_pipeline.models.runner import build_model
 from tm_pipeline.resources import WarehouseResource
 
 GROUP_NAME = "models"
-
-
-class ModelBuildConfig(dg.Config):
-    """Run config: `full_refresh` rebuilds incremental models from scratch, as `dbt run --full-refresh`."""
-
-    full_refresh: bool = False
 
 
 def model_asset_key(model_name: str) -> dg.AssetKey:
@@ -70,9 +64,10 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
             "sql_path": model.path.as_posix(),
         },
     )
-    def _build(config: ModelBuildConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
+    def _build(warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse.connect() as connection:
-            result = build_model(connection, model, full_refresh=config.full_refresh)
+            result = build_model(connection, model)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.row_count,

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.data_tests import DataTest, compile_tests, run_test
-from tm_pipeline.models.pools import WAREHOUSE_POOL
 from tm_pipeline.models.project import Project
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-MATERIALIZATIONS = ("view", "table", "incremental")
+MATERIALIZATIONS = ("view", "table")
 SEVERITIES = ("error", "warn")
 GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
 PROJECT_FILE = "dbt_project.yml"
@@ -54,7 +54,9 @@ class GenericTest:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}_{self.model}_{self.column}"
+        # A model-level test's column is an expression, e.g. a grain "(origin, destination)":
+        # its name keeps only the identifiers, as a Dagster check name must.
+        return f"{self.kind}_{self.model}_" + "_".join(re.findall(r"\w+\b(?!\s*\()", self.column))
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,6 @@ class Model:
     layer: str
     sql: str
     materialized: str
-    unique_key: tuple[str, ...]
     refs: tuple[str, ...]
     sources: tuple[tuple[str, str], ...]
     description: str = ""
@@ -125,17 +126,6 @@ def find_refs(sql: str) -> tuple[str, ...]:
 
 def find_sources(sql: str) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys((m["source"], m["table"]) for m in SOURCE_PATTERN.finditer(sql)))
-
-
-def _unique_key(config: dict[str, Any], where: str) -> tuple[str, ...]:
-    key = config.get("unique_key")
-    if key is None:
-        return ()
-    if isinstance(key, str):
-        return (key,)
-    if isinstance(key, (list, tuple)) and all(isinstance(part, str) for part in key):
-        return tuple(key)
-    raise ProjectError(f"{where}: unique_key must be a column name or a list of names")
 
 
 def _path_list(settings: dict[str, Any], key: str, default: tuple[str, ...], where: Path) -> tuple[str, ...]:
@@ -206,9 +196,12 @@ def _test_severity(config: dict[str, Any], where: str) -> str:
     return severity
 
 
-def _generic_tests(model: str, column: str, declarations: list[Any], where: str) -> list[GenericTest]:
+def _generic_tests(model: str, column: str | None, declarations: list[Any], where: str) -> list[GenericTest]:
     """dbt's spellings: `- not_null`, or `- accepted_values: {arguments: {values: [...]}, config: {...}}`
-    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates."""
+    (dbt >= 1.10; this folder's form) or the older arguments beside `config:`, which dbt deprecates.
+
+    `column` is None for a test declared on the model itself: then, as in dbt, `column_name` says
+    what it tests, a column or an expression (a grain test: `unique` over "(a, b)")."""
     tests = []
     for declaration in declarations:
         if isinstance(declaration, str):
@@ -225,8 +218,13 @@ def _generic_tests(model: str, column: str, declarations: list[Any], where: str)
         if not isinstance(nested_arguments, dict):
             raise ProjectError(f"{where}: {kind} on {model}.{column}: `arguments:` must be a mapping of names")
         arguments = {**nested_arguments, **body}
-        severity = _test_severity(config, f"{where} {model}.{column} {kind}")
-        tests.append(GenericTest(kind, model, column, severity, arguments))
+        tested = column if column is not None else arguments.pop("column_name", None)
+        if not isinstance(tested, str) or not tested.strip():
+            raise ProjectError(
+                f"{where}: {kind} declared on model {model} needs `column_name:` (a column or an expression)"
+            )
+        severity = _test_severity(config, f"{where} {model}.{tested} {kind}")
+        tests.append(GenericTest(kind, model, tested, severity, arguments))
     return tests
 
 
@@ -234,6 +232,11 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
     sql = path.read_text()
     config = parse_config(sql, str(path))
     materialized = config.get("materialized", "view")
+    if materialized == "incremental":
+        raise ProjectError(
+            f"{path}: materialized='incremental' is not supported: without is_incremental() (Jinja this folder "
+            "does not allow) it reran the whole query and was no faster than a table; use 'table'"
+        )
     if materialized not in MATERIALIZATIONS:
         raise ProjectError(f"{path}: materialized must be one of {MATERIALIZATIONS}, got {materialized!r}")
     columns = tuple(
@@ -246,7 +249,6 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
         layer=path.parent.relative_to(sql_dir).as_posix(),
         sql=sql,
         materialized=materialized,
-        unique_key=_unique_key(config, str(path)),
         refs=find_refs(sql),
         sources=find_sources(sql),
         description=entry.get("description", ""),
@@ -281,6 +283,8 @@ def load_project(sql_dir: Path) -> Project:
         raise ProjectError(f"schema.yml describes models without a .sql file: {undocumented}")
     generic_tests: list[GenericTest] = []
     for name, entry in model_entries.items():
+        model_level = entry.get("data_tests", entry.get("tests")) or []
+        generic_tests += _generic_tests(name, None, model_level, str(entry["_path"]))
         for column in entry.get("columns") or []:
             declarations = column.get("data_tests", column.get("tests")) or []
             generic_tests += _generic_tests(name, column["name"], declarations, str(entry["_path"]))

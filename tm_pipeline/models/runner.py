@@ -1,10 +1,8 @@
-"""Build models into DuckDB's `main` schema: views, tables, and incremental tables.
+"""Build models into DuckDB's `main` schema: views and tables, each replaced whole.
 
-Incremental models follow dbt-duckdb's `delete+insert` strategy: the model's query runs in full,
-rows of the existing table whose `unique_key` appears in the result are deleted, and the result
-is inserted. Without `is_incremental()` (outside the Jinja subset this folder allows) the query
-is not filtered, so the outcome equals a full rebuild for every key still in the sources, while
-rows whose key left the sources are kept until a full refresh — the same as dbt.
+There is no incremental mode: without `is_incremental()` (outside the Jinja subset this folder
+allows) an incremental model reruns its whole query, so it cost more than a table (measured,
+README) and kept rows whose tracking had left the lake until a full refresh.
 """
 
 from __future__ import annotations
@@ -34,38 +32,7 @@ def _existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | No
     return None if not rows else ("view" if rows[0][0] == "VIEW" else "table")
 
 
-def _column_names(connection: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [row[0] for row in connection.execute(f"describe {relation}").fetchall()]
-
-
-def _merge_incremental(connection: duckdb.DuckDBPyConnection, model: Model, select_sql: str) -> None:
-    """delete+insert by unique_key (plain append without one), in one transaction so readers
-    never see the table half merged. A changed column list means the old table cannot take the
-    new rows, so it is rebuilt instead."""
-    target = f"{MODEL_SCHEMA}.{model.name}"
-    connection.execute("begin transaction")
-    try:
-        connection.execute(f"create or replace temp table incoming_rows as {select_sql}")
-        if _column_names(connection, "incoming_rows") != _column_names(connection, target):
-            connection.execute(f"create or replace table {target} as select * from incoming_rows")
-        else:
-            if model.unique_key:
-                matches = " and ".join(f"existing.{key} = incoming.{key}" for key in model.unique_key)
-                connection.execute(
-                    f"delete from {target} as existing "
-                    f"where exists (select 1 from incoming_rows as incoming where {matches})"
-                )
-            connection.execute(f"insert into {target} by name select * from incoming_rows")
-        connection.execute("drop table incoming_rows")
-        connection.execute("commit")
-    except Exception:
-        connection.execute("rollback")
-        raise
-
-
-def build_model(
-    connection: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False
-) -> BuildResult:
+def build_model(connection: duckdb.DuckDBPyConnection, model: Model) -> BuildResult:
     """Create or update one model in `main`; the models it refs must already exist."""
     select_sql = render_sql(model.sql, str(model.path))
     target = f"{MODEL_SCHEMA}.{model.name}"
@@ -76,21 +43,16 @@ def build_model(
         connection.execute(f"drop {existing} {target}")
         existing = None
 
-    if model.materialized == "incremental" and existing == "table" and not full_refresh:
-        _merge_incremental(connection, model, select_sql)
-    else:
-        connection.execute(f"create or replace {wanted} {target} as {select_sql}")
+    connection.execute(f"create or replace {wanted} {target} as {select_sql}")
 
     row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
     columns = tuple((row[0], row[1]) for row in connection.execute(f"describe {target}").fetchall())
     return BuildResult(model.name, model.materialized, int(row_count), columns)
 
 
-def build_all(
-    connection: duckdb.DuckDBPyConnection, project: Project, full_refresh: bool = False
-) -> list[BuildResult]:
+def build_all(connection: duckdb.DuckDBPyConnection, project: Project) -> list[BuildResult]:
     """Every model in dependency order."""
     return [
-        build_model(connection, project.models[name], full_refresh)
+        build_model(connection, project.models[name])
         for name in build_order(project.models, project.sources)
     ]

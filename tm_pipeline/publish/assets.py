@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from tm_pipeline.models.pools import WAREHOUSE_POOL
+from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.publish.snapshot import publish_snapshot
 from tm_pipeline.resources import WarehouseResource
 
@@ -22,7 +22,8 @@ def build_publish_asset(model_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         description="The DuckDB file analysts and BI tools open (read-only): an atomic copy of the build.",
     )
-    def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
+    def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         published_bytes = publish_snapshot(warehouse.build_file, warehouse.published_file)
         return dg.MaterializeResult(
             metadata={"path": str(warehouse.published_file), "size_mb": round(published_bytes / 1e6, 1)}

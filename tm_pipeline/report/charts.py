@@ -190,7 +190,7 @@ def stacked_columns(x_labels: Sequence[str], series: Sequence[Series], axis_labe
     parts += _category_labels(x_labels, x_at, top + plot_height + 18)
     marks = 0
     for i, label in enumerate(x_labels):
-        base = top + plot_height
+        base: float = top + plot_height
         for one in series:
             value = one.values[i] or 0
             if value <= 0:

@@ -118,7 +118,7 @@ def read_report_data(connection: duckdb.DuckDBPyConnection) -> ReportData:
         ).fetchall()
     }
 
-    def rows(table: str, sql: str, row_type: type) -> list:
+    def rows(table: str, sql: str, row_type: type) -> list[Any]:
         return [row_type(*row) for row in connection.execute(sql).fetchall()] if table in tables else []
 
     freshness = rows("data_as_of", "select data_as_of, newest_update_at, trackings, built_at from main.data_as_of",

@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from .malformed import MUTATIONS
 
@@ -64,14 +65,17 @@ class FaultConfig:
         malformed = settings.pop("malformed_items", {})
         if not isinstance(malformed, Mapping):
             raise ValueError("malformed_items must map list positions to mutations")
-        whole = {name: int(str(settings.pop(name))) for name in ("burst_429", "seed") if name in settings}
+        whole: dict[str, Any] = {
+            name: int(str(settings.pop(name))) for name in ("burst_429", "seed") if name in settings
+        }
         override = settings.pop("total_override", None)
+        fractions: dict[str, Any] = {name: float(str(v)) for name, v in settings.items()}
         return cls(
             error_rates=error_rates,
             malformed_items={str(position): str(mutation) for position, mutation in malformed.items()},
             total_override=None if override is None else int(str(override)),
             **whole,
-            **{name: float(str(v)) for name, v in settings.items()},
+            **fractions,
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -113,7 +113,7 @@ def _checkpoints(
         if truncate_to_minute:
             local_ts -= local_ts % 60
         wording = kind.chinese if courier.chinese_text and leg == 0 else kind.english
-        # Positional: this runs ~9 million times for a 1M-tracking account.
+        # Positional: this runs once per checkpoint of every generated tracking.
         checkpoints.append(
             Checkpoint(
                 local_ts - offset_s,

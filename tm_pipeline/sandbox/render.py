@@ -65,6 +65,7 @@ def render_tracking(shipment: Shipment, account_offset_h: int) -> dict[str, obje
         leg_dates[checkpoint.leg].append(date)
     status = shipment.status
     updated_ts = shipment.updated_ts
+    substatus: str | None
     if visible:
         last = visible[-1]
         end_ts = updated_ts if status != "delivered" else last.utc_ts

@@ -131,6 +131,8 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("sandbox not started")
         host, port = self._httpd.server_address[:2]
+        if isinstance(host, bytes):  # only for AF_UNIX addresses, which this server never binds
+            host = host.decode()
         return f"http://{host}:{port}/v2"
 
     # --- account, clock, faults and audit --------------------------------------------------

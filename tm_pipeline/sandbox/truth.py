@@ -87,7 +87,7 @@ def _grouped(
 
 
 def _delivery_metrics(rows: list[dict[str, object]]) -> dict[str, object]:
-    days = sorted(float(row["delivery_days"]) for row in rows if row["delivery_days"] is not None)
+    days = sorted(days_ for row in rows if isinstance(days_ := row["delivery_days"], float))
     return {
         "shipments": len(rows),
         "delivered": len(days),

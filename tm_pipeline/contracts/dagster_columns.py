@@ -1,16 +1,12 @@
-"""Self-describing Arrow fields: the documentation travels into Parquet and Dagster's column metadata."""
+"""Dagster column metadata from the described Arrow schemas of the lake and the warehouse.
+
+Apart from contracts/fields.py because it needs Dagster, which the schemas themselves do not.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import pyarrow as pa
-
-UTC_US = pa.timestamp("us", tz="UTC")
-
-
-def described(name: str, arrow_type: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
-    """A field that carries its own documentation, into Parquet and Dagster's column metadata."""
-    return pa.field(name, arrow_type, nullable=nullable, metadata={"description": description})
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:

@@ -13,16 +13,10 @@ from tm_pipeline.models.runner import build_all
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 
-def rebuild_seconds(
-    database_path: str | Path, full_refresh: bool = True, sql_dir: Path = DEFAULT_SQL_DIR
-) -> float:
-    """Wall-clock seconds to build all models in dependency order on an existing raw schema.
-
-    full_refresh (default) measures the from-scratch cost; False measures a routine re-run where
-    incremental models merge into their existing tables.
-    """
+def rebuild_seconds(database_path: str | Path, sql_dir: Path = DEFAULT_SQL_DIR) -> float:
+    """Wall-clock seconds to build all models in dependency order on an existing raw schema."""
     project = load_project(sql_dir)
     with duckdb.connect(str(database_path)) as connection:
         started = time.perf_counter()
-        build_all(connection, project, full_refresh=full_refresh)
+        build_all(connection, project)
         return time.perf_counter() - started

@@ -1,4 +1,8 @@
-"""How fast the sandbox serves full pages, so benchmarks of the pipeline measure the pipeline."""
+"""How fast the sandbox serves full pages, so benchmarks of the pipeline measure the pipeline.
+
+Here and not in the sandbox: bench code lives in one package, and the sandbox stays a witness
+that imports nothing of the pipeline (the pipeline may import it, not the other way round).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import time
 
 import requests
 
-from .config import SandboxConfig
-from .server import SandboxServer
+from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 
 PAGE_LIMIT = 2000
 
