@@ -12,8 +12,8 @@ import duckdb
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
+from tm_pipeline.contracts.warehouse_file import connect_build
 from tm_pipeline.landing.lake import Lake
-from tm_pipeline.load.build_file import connect_build
 
 
 # ConfigurableResource is generic only for resource factories; these resources are their own value.

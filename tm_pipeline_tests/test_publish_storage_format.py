@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tm_pipeline.load.build_file import READER_STORAGE_VERSION, connect_build
+from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, connect_build
 from tm_pipeline.publish.snapshot import publish_snapshot
 
 

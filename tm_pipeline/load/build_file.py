@@ -16,22 +16,10 @@ from pathlib import Path
 
 import duckdb
 
+from tm_pipeline.contracts.warehouse_file import connect_build
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 log = logging.getLogger(__name__)
-
-# The storage format the build file is created in, and so the published copy of it: v1.0.0 is what
-# every DuckDB from 1.0 up reads (1.x readers accept 64..68; this is 64). DuckDB 2.x writes a format
-# 1.x refuses by default, and most readers (the 1.x CLI, the drivers BI tools bundle) are 1.x.
-# Creating the build file in it lets the publish stay a plain file copy instead of a rewrite.
-READER_STORAGE_VERSION = "v1.0.0"
-
-
-def connect_build(build_file: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the build file; a new one is created in READER_STORAGE_VERSION (an existing file keeps its own)."""
-    if read_only:
-        return duckdb.connect(str(build_file), read_only=True)
-    return duckdb.connect(str(build_file), config={"storage_compatibility_version": READER_STORAGE_VERSION})
 
 # How DuckDB words a file it cannot read as a database (truncated, overwritten, flipped bytes).
 _CORRUPTION_SIGNS = ("corrupt", "not a valid duckdb database", "checksum", "could not read enough bytes")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
-from tm_pipeline.load.build_file import READER_STORAGE_VERSION
 
 __all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
 
@@ -40,9 +40,10 @@ def publish_snapshot(
     try:
         with duckdb.connect(str(build_path)) as connection:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
-            (tags,) = connection.execute(
+            row = connection.execute(
                 "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
             ).fetchone()
+            tags = row[0] if row else {}  # DuckDB always lists the open database; {} means "rewrite"
     except duckdb.Error as error:
         if is_disk_full(error):
             raise DiskFullError(build_path, "the published warehouse is unchanged") from error
