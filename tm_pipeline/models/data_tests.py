@@ -85,7 +85,7 @@ def _describe_generic(test: GenericTest) -> str:
 
 def _from_singular(test: SingularTest) -> DataTest:
     description = test.description or f"{test.path.name} returns no rows"
-    return DataTest(test.name, test.model, test.severity, render_sql(test.sql, str(test.path)), description)
+    return DataTest(test.name, test.model, test.severity, render_sql(test.sql, str(test.path), test.variables), description)
 
 
 def compile_tests(project: Project) -> list[DataTest]:

@@ -67,7 +67,7 @@ def build_model(
     connection: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False
 ) -> BuildResult:
     """Create or update one model in `main`; the models it refs must already exist."""
-    select_sql = render_sql(model.sql, str(model.path))
+    select_sql = render_sql(model.sql, str(model.path), model.variables)
     target = f"{MODEL_SCHEMA}.{model.name}"
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
     existing = _existing_kind(connection, model.name)
