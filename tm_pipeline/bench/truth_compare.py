@@ -20,6 +20,13 @@ MART_GROUPS: dict[str, tuple[str, ...]] = {
     "exception_rate_by_carrier": ("carrier_code",),
     "exception_rate_by_destination": ("destination_country",),
     "exception_rate_by_week": ("week_start",),
+    "fct_shipment_journeys": ("tracking_id",),
+    "lead_time_by_carrier": ("carrier_code",),
+    "lead_time_by_lane": ("carrier_code", "original_country", "destination_country"),
+    "first_attempt_by_carrier_month": ("carrier_code", "delivered_month"),
+    "stuck_shipments": ("tracking_id",),
+    "stuck_share_by_carrier_status": ("carrier_code", "status"),
+    "scan_coverage_by_carrier": ("carrier_code",),
 }
 
 

@@ -282,7 +282,9 @@ def load_project(sql_dir: Path) -> Project:
     paths = read_project_paths(sql_dir)
     model_entries, sources = _read_schema_files(sql_dir, paths)
     models: dict[str, Model] = {}
-    singular_tests = [_load_singular_test(path, paths.variables) for path in _files_under(sql_dir, paths.test_paths, "*.sql")]
+    singular_tests = [
+        _load_singular_test(path, paths.variables) for path in _files_under(sql_dir, paths.test_paths, "*.sql")
+    ]
     for path in _files_under(sql_dir, paths.model_paths, "*.sql"):
         if path.stem in models:
             raise ProjectError(f"{path}: model name {path.stem!r} also used by {models[path.stem].path}")
