@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from tm_pipeline.models.project import read_project_paths
 
 MART_GROUPS: dict[str, tuple[str, ...]] = {
     "delivery_time_by_carrier": ("carrier_code",),
@@ -28,6 +31,16 @@ MART_GROUPS: dict[str, tuple[str, ...]] = {
     "stuck_share_by_carrier_status": ("carrier_code", "status"),
     "scan_coverage_by_carrier": ("carrier_code",),
 }
+
+
+def truth_parameters(sql_dir: Path) -> dict[str, Any]:
+    """The models' vars as keyword arguments of the sandbox's `expected_metrics`, so the truth
+    is computed with the holidays and stuck threshold the warehouse was built with."""
+    variables = read_project_paths(sql_dir).variables
+    return {
+        "holidays": frozenset(date.fromisoformat(day) for day in variables["working_day_holidays"]),
+        "stuck_after_days": int(variables["stuck_after_days"]),
+    }
 
 
 def _plain(value: Any) -> Any:
