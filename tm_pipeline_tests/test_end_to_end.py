@@ -97,6 +97,11 @@ def test_every_delivery_attempt_outcome_occurs_in_the_test_data(truth: dict) -> 
     assert outcomes >= {"first_attempt", "after_failed_attempt", "after_pickup_point_notice", "after_exception"}
 
 
+def test_every_promise_verdict_occurs_in_the_test_data(truth: dict) -> None:
+    verdicts = {row["delivery_promise_status"] for row in truth["fct_shipment_journeys"]}
+    assert verdicts >= {"early", "on_time", "late"}
+
+
 def test_the_comparison_notices_another_stuck_threshold(
     pipeline_run, resources: dict, sandbox: SandboxServer
 ) -> None:

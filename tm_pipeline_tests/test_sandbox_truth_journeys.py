@@ -8,6 +8,7 @@ from tm_pipeline.bench.truth_compare import truth_parameters
 from tm_pipeline.definitions import SQL_DIR
 from tm_pipeline.sandbox.truth_journeys import (
     DEFAULT_HOLIDAYS,
+    DEFAULT_PROMISES,
     DEFAULT_STUCK_AFTER_DAYS,
     JourneyCheckpoint,
     JourneyFacts,
@@ -104,4 +105,26 @@ def test_an_active_shipment_is_stuck_from_exactly_n_silent_days_against_the_data
 
 def test_the_sandbox_defaults_are_the_models_vars() -> None:
     """/_sandbox/truth uses the defaults; it equals a default build only while these agree."""
-    assert truth_parameters(SQL_DIR) == {"holidays": DEFAULT_HOLIDAYS, "stuck_after_days": DEFAULT_STUCK_AFTER_DAYS}
+    assert truth_parameters(SQL_DIR) == {
+        "holidays": DEFAULT_HOLIDAYS, "stuck_after_days": DEFAULT_STUCK_AFTER_DAYS, "promises": DEFAULT_PROMISES
+    }
+
+
+def test_promise_uses_the_destination_rule_else_the_carriers_any_destination_rule() -> None:
+    promises = (("ups", "United States", 1), ("ups", "Mexico", 2), ("ups", "*", 3))
+    scans = [
+        ("2024-05-20 10:00", "transit", "transit001", "ItemReceived"),  # Monday
+        ("2024-05-22 15:00", "delivered", "delivered001", None),  # Wednesday: 2 business days
+    ]
+
+    def verdict(destination: str, carrier: str = "ups") -> tuple[object, object]:
+        facts = journey("f", "delivered", scans)
+        facts = JourneyFacts(**{**facts.__dict__, "destination_country": destination, "carrier_code": carrier})
+        row = journey_row(facts, AS_OF, (), 5, promises)
+        return row["promised_business_days"], row["delivery_promise_status"]
+
+    assert verdict("United States") == (1, "late")
+    assert verdict("Mexico") == (2, "on_time")
+    assert verdict("Canada") == (3, "early")
+    assert verdict("") == (3, "early")  # unknown destination: the carrier's "*" rule
+    assert verdict("Canada", carrier="dhl") == (None, None)

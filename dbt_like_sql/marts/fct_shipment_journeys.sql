@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- One row per tracking: its milestones, the lead times between them (calendar and business
--- days), how its delivery went (first attempt or not) and how long it has gone without news.
+-- days), how its delivery went (first attempt or not, against its promise) and how long it has
+-- gone without news.
 -- Checkpoint times are courier-local wall times without a zone and are compared as written;
 -- created_at and the as-of time are UTC instants written as UTC wall times (docs/models.md).
 with checkpoints as (
@@ -25,6 +26,12 @@ shipments as (
 as_of as (
     -- The data's own clock: the newest refresh TrackingMore reported, not the wall clock.
     select timezone('UTC', max(updated_at)) as data_as_of from {{ ref('stg_trackings') }}
+),
+
+promises as (
+    -- var('delivery_promises'): a list of {carrier_code, destination_country, business_days}
+    select rule.carrier_code, rule.destination_country, rule.business_days
+    from (select unnest({{ var('delivery_promises') }}) as rule)
 ),
 
 scan_times as (
@@ -72,11 +79,42 @@ journeys as (
         last_mile_events.had_failed_attempt,
         last_mile_events.had_pickup_point_notice,
         last_mile_events.had_exception,
+        -- the carrier's rule for this destination, else its rule for any destination ("*")
+        coalesce(exact_promise.business_days, any_destination_promise.business_days) as promised_business_days,
         as_of.data_as_of
     from shipments
     cross join as_of
     left join scan_times on scan_times.tracking_id = shipments.tracking_id
     left join last_mile_events on last_mile_events.tracking_id = shipments.tracking_id
+    left join promises as exact_promise
+        on exact_promise.carrier_code = shipments.carrier_code
+        and exact_promise.destination_country = shipments.destination_country
+    left join promises as any_destination_promise
+        on any_destination_promise.carrier_code = shipments.carrier_code
+        and any_destination_promise.destination_country = '*'
+),
+
+journey_days as (
+    select
+        journeys.*,
+        received_day.working_day_number - created_day.working_day_number as pickup_business_days,
+        case when journeys.is_delivered
+            then delivered_day.working_day_number - first_scan_day.working_day_number
+        end as transit_business_days,
+        case when journeys.is_delivered
+            then delivered_day.working_day_number - out_for_delivery_day.working_day_number
+        end as last_mile_business_days
+    from journeys
+    left join {{ ref('int_working_days') }} as created_day
+        on created_day.calendar_date = cast(journeys.created_at_utc as date)
+    left join {{ ref('int_working_days') }} as received_day
+        on received_day.calendar_date = cast(journeys.received_at as date)
+    left join {{ ref('int_working_days') }} as first_scan_day
+        on first_scan_day.calendar_date = cast(journeys.first_scan_at as date)
+    left join {{ ref('int_working_days') }} as out_for_delivery_day
+        on out_for_delivery_day.calendar_date = cast(journeys.first_out_for_delivery_at as date)
+    left join {{ ref('int_working_days') }} as delivered_day
+        on delivered_day.calendar_date = cast(journeys.delivered_at as date)
 )
 
 select
@@ -93,19 +131,15 @@ select
     journeys.delivered_at,
     journeys.last_checkpoint_at,
     (epoch(journeys.received_at) - epoch(journeys.created_at_utc)) / 86400.0 as pickup_days,
-    received_day.working_day_number - created_day.working_day_number as pickup_business_days,
+    journeys.pickup_business_days,
     case when journeys.is_delivered
         then (epoch(journeys.delivered_at) - epoch(journeys.first_scan_at)) / 86400.0
     end as transit_days,
-    case when journeys.is_delivered
-        then delivered_day.working_day_number - first_scan_day.working_day_number
-    end as transit_business_days,
+    journeys.transit_business_days,
     case when journeys.is_delivered
         then (epoch(journeys.delivered_at) - epoch(journeys.first_out_for_delivery_at)) / 86400.0
     end as last_mile_days,
-    case when journeys.is_delivered
-        then delivered_day.working_day_number - out_for_delivery_day.working_day_number
-    end as last_mile_business_days,
+    journeys.last_mile_business_days,
     case
         when not journeys.is_delivered then null
         when journeys.had_failed_attempt then 'after_failed_attempt'
@@ -116,6 +150,14 @@ select
     case when journeys.is_delivered
         then cast(date_trunc('month', journeys.delivered_at) as date)
     end as delivered_month,
+    journeys.promised_business_days,
+    case
+        when not journeys.is_delivered or journeys.promised_business_days is null
+            or journeys.transit_business_days is null then null
+        when journeys.transit_business_days < journeys.promised_business_days then 'early'
+        when journeys.transit_business_days = journeys.promised_business_days then 'on_time'
+        else 'late'
+    end as delivery_promise_status,
     journeys.is_active,
     case when journeys.is_active
         then (epoch(journeys.data_as_of) - epoch(journeys.last_checkpoint_at)) / 86400.0
@@ -127,14 +169,4 @@ select
     ) as is_stuck,
     not journeys.is_scanned as is_never_scanned,
     journeys.data_as_of
-from journeys
-left join {{ ref('int_working_days') }} as created_day
-    on created_day.calendar_date = cast(journeys.created_at_utc as date)
-left join {{ ref('int_working_days') }} as received_day
-    on received_day.calendar_date = cast(journeys.received_at as date)
-left join {{ ref('int_working_days') }} as first_scan_day
-    on first_scan_day.calendar_date = cast(journeys.first_scan_at as date)
-left join {{ ref('int_working_days') }} as out_for_delivery_day
-    on out_for_delivery_day.calendar_date = cast(journeys.first_out_for_delivery_at as date)
-left join {{ ref('int_working_days') }} as delivered_day
-    on delivered_day.calendar_date = cast(journeys.delivered_at as date)
+from journey_days as journeys

@@ -30,16 +30,22 @@ MART_GROUPS: dict[str, tuple[str, ...]] = {
     "stuck_shipments": ("tracking_id",),
     "stuck_share_by_carrier_status": ("carrier_code", "status"),
     "scan_coverage_by_carrier": ("carrier_code",),
+    "on_time_by_carrier_month": ("carrier_code", "delivered_month"),
+    "carrier_scorecard_monthly": ("carrier_code", "created_month"),
 }
 
 
 def truth_parameters(sql_dir: Path) -> dict[str, Any]:
     """The models' vars as keyword arguments of the sandbox's `expected_metrics`, so the truth
-    is computed with the holidays and stuck threshold the warehouse was built with."""
+    is computed with the holidays, stuck threshold and promises the warehouse was built with."""
     variables = read_project_paths(sql_dir).variables
     return {
         "holidays": frozenset(date.fromisoformat(day) for day in variables["working_day_holidays"]),
         "stuck_after_days": int(variables["stuck_after_days"]),
+        "promises": tuple(
+            (str(rule["carrier_code"]), str(rule["destination_country"]), int(rule["business_days"]))
+            for rule in variables["delivery_promises"]
+        ),
     }
 
 

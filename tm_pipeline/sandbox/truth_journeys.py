@@ -26,6 +26,17 @@ DEFAULT_HOLIDAYS: frozenset[date] = frozenset(
         "2025-09-01", "2025-10-13", "2025-11-11", "2025-11-27", "2025-12-25",
     )
 )
+# (carrier_code, destination_country or "*" for any other, promised transit business days)
+DEFAULT_PROMISES: tuple[tuple[str, str, int], ...] = (
+    ("ups", "United States", 3), ("ups", "*", 5),
+    ("usps", "United States", 5), ("usps", "*", 8),
+    ("fedex", "United States", 2), ("fedex", "*", 4),
+    ("dhl", "Germany", 2), ("dhl", "*", 4),
+    ("royal-mail", "United Kingdom", 3), ("royal-mail", "*", 6),
+    ("china-post", "*", 12),
+    ("china-ems", "*", 9),
+    ("4px", "*", 7),
+)
 LEGS = ("pickup", "transit", "last_mile")
 
 
@@ -94,8 +105,27 @@ def _delivery_attempt(
     return "first_attempt"
 
 
+def promised_days(promises: Iterable[tuple[str, str, int]], carrier: str, destination: str | None) -> int | None:
+    """The carrier's rule for the destination, else its "*" rule, else None."""
+    rules = {(rule_carrier, rule_destination): days for rule_carrier, rule_destination, days in promises}
+    exact = rules.get((carrier, destination)) if destination else None
+    return exact if exact is not None else rules.get((carrier, "*"))
+
+
+def _promise_status(transit_business_days: object, promised: int | None) -> str | None:
+    if promised is None or not isinstance(transit_business_days, int):
+        return None
+    if transit_business_days < promised:
+        return "early"
+    return "on_time" if transit_business_days == promised else "late"
+
+
 def journey_row(
-    facts: JourneyFacts, as_of_utc: datetime | None, holidays: Collection[date], stuck_after_days: int
+    facts: JourneyFacts,
+    as_of_utc: datetime | None,
+    holidays: Collection[date],
+    stuck_after_days: int,
+    promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
 ) -> dict[str, object]:
     """One `fct_shipment_journeys` row."""
     status = facts.status.strip().lower()
@@ -123,6 +153,7 @@ def journey_row(
     pickup = lead(facts.created_at_utc, received_at, only_delivered=False)
     transit = lead(first_scan_at, delivered_at, only_delivered=True)
     last_mile = lead(out_for_delivery_at, delivered_at, only_delivered=True)
+    promised = promised_days(promises, facts.carrier_code, facts.destination_country or None)
     active = status not in ("delivered", "expired")
     silence = (
         _days(as_of_utc, last_checkpoint_at)
@@ -152,6 +183,8 @@ def journey_row(
         if delivered and delivered_at is not None
         else None,
         "delivered_month": delivered_at.date().replace(day=1) if delivered and delivered_at else None,
+        "promised_business_days": promised,
+        "delivery_promise_status": _promise_status(transit[1], promised) if delivered else None,
         "is_active": active,
         "days_since_last_checkpoint": silence,
         "is_stuck": silence is not None and silence >= stuck_after_days,
@@ -217,6 +250,48 @@ def _coverage_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
+def _on_time_stats(rows: list[dict[str, object]]) -> dict[str, object]:
+    verdicts = [row["delivery_promise_status"] for row in rows if row["delivery_promise_status"] is not None]
+    kept = verdicts.count("early") + verdicts.count("on_time")
+    return {
+        "delivered_shipments": len(rows),
+        "promised_shipments": len(verdicts),
+        "early": verdicts.count("early"),
+        "on_time": verdicts.count("on_time"),
+        "late": verdicts.count("late"),
+        "on_time_rate": kept / len(verdicts) if verdicts else None,
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _scorecard_stats(rows: list[dict[str, object]]) -> dict[str, object]:
+    delivered = [row for row in rows if row["transit_days"] is not None]
+    transit_business = sorted(float(row["transit_business_days"]) for row in delivered)
+    last_mile = [float(row["last_mile_days"]) for row in rows if row["last_mile_days"] is not None]
+    attempts = [row["delivery_attempt"] for row in rows if row["delivery_attempt"] is not None]
+    verdicts = [row["delivery_promise_status"] for row in rows if row["delivery_promise_status"] is not None]
+    stuck = sum(1 for row in rows if row["is_stuck"])
+    active_scanned = sum(1 for row in rows if row["is_active"] and not row["is_never_scanned"])
+    return {
+        "shipments": len(rows),
+        "delivered": len(delivered),
+        "mean_transit_days": _share(sum(float(row["transit_days"]) for row in delivered), len(delivered)),
+        "p50_transit_business_days": quantile_cont(transit_business, 0.5),
+        "p90_transit_business_days": quantile_cont(transit_business, 0.9),
+        "mean_last_mile_days": _share(sum(last_mile), len(last_mile)),
+        "first_attempt_rate": _share(attempts.count("first_attempt"), len(attempts)),
+        "on_time_rate": _share(verdicts.count("early") + verdicts.count("on_time"), len(verdicts)),
+        "late": verdicts.count("late"),
+        "stuck": stuck,
+        "stuck_share": _share(stuck, active_scanned),
+        "never_scanned_rate": sum(1 for row in rows if row["is_never_scanned"]) / len(rows),
+        "expired_rate": sum(1 for row in rows if row["status"] == "expired") / len(rows),
+    }
+
+
 _STUCK_LIST_COLUMNS = (
     "tracking_id", "tracking_number", "carrier_code", "status", "original_country",
     "destination_country", "last_checkpoint_at", "days_since_last_checkpoint", "data_as_of",
@@ -227,15 +302,20 @@ def expected_journey_metrics(
     facts: Iterable[JourneyFacts],
     holidays: Collection[date] = DEFAULT_HOLIDAYS,
     stuck_after_days: int = DEFAULT_STUCK_AFTER_DAYS,
+    promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
 ) -> dict[str, list[dict[str, object]]]:
     """Every journey mart, keyed by table name. The as-of time is the newest updated_at of all."""
     facts = list(facts)
     holidays = frozenset(holidays)
+    promises = tuple(promises)
     as_of_utc = max((f.updated_at_utc for f in facts if f.updated_at_utc is not None), default=None)
     rows = sorted(
-        (journey_row(f, as_of_utc, holidays, stuck_after_days) for f in facts),
+        (journey_row(f, as_of_utc, holidays, stuck_after_days, promises) for f in facts),
         key=lambda row: str(row["tracking_id"]),
     )
+    for row in rows:
+        created = row["created_at_utc"]
+        row["created_month"] = created.date().replace(day=1) if isinstance(created, datetime) else None
 
     def table(members: list[dict[str, object]], columns: tuple[str, ...], metrics) -> list[dict[str, object]]:
         return [
@@ -246,7 +326,7 @@ def expected_journey_metrics(
     delivered = [row for row in rows if row["delivered_month"] is not None]
     active_scanned = [row for row in rows if row["is_active"] and not row["is_never_scanned"]]
     return {
-        "fct_shipment_journeys": rows,
+        "fct_shipment_journeys": [{k: v for k, v in row.items() if k != "created_month"} for row in rows],
         "lead_time_by_carrier": table(rows, ("carrier_code",), _lead_time_stats),
         "lead_time_by_lane": table(
             rows, ("carrier_code", "original_country", "destination_country"), _lead_time_stats
@@ -257,4 +337,6 @@ def expected_journey_metrics(
         ],
         "stuck_share_by_carrier_status": table(active_scanned, ("carrier_code", "status"), _stuck_stats),
         "scan_coverage_by_carrier": table(rows, ("carrier_code",), _coverage_stats),
+        "on_time_by_carrier_month": table(delivered, ("carrier_code", "delivered_month"), _on_time_stats),
+        "carrier_scorecard_monthly": table(rows, ("carrier_code", "created_month"), _scorecard_stats),
     }
