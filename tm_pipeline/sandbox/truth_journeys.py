@@ -8,7 +8,7 @@ shipment's checkpoints in order. The definitions are docs/models.md's, written o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -82,7 +82,7 @@ def _days(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 86400
 
 
-def _first(checkpoints: list[JourneyCheckpoint], wanted) -> datetime | None:
+def _first(checkpoints: list[JourneyCheckpoint], wanted: Callable[[JourneyCheckpoint], bool]) -> datetime | None:
     times = [cp.local_time for cp in checkpoints if wanted(cp)]
     return min(times) if times else None
 
@@ -317,7 +317,11 @@ def expected_journey_metrics(
         created = row["created_at_utc"]
         row["created_month"] = created.date().replace(day=1) if isinstance(created, datetime) else None
 
-    def table(members: list[dict[str, object]], columns: tuple[str, ...], metrics) -> list[dict[str, object]]:
+    def table(
+        members: list[dict[str, object]],
+        columns: tuple[str, ...],
+        metrics: Callable[[list[dict[str, object]]], dict[str, object]],
+    ) -> list[dict[str, object]]:
         return [
             {**dict(zip(columns, group, strict=True)), **metrics(group_rows)}
             for group, group_rows in _sorted_groups(members, columns)
