@@ -4,7 +4,10 @@
 -- var('working_day_holidays')), and working_day_number, the working days up to and including it.
 -- Business days between two dates are then a difference: working days d with start < d <= end.
 with touched_dates as (
-    select cast(checkpoint_at as date) as calendar_date from {{ ref('stg_checkpoints') }}
+    -- each tracking's first and last scan bound all its checkpoints: one row per tracking, not per scan
+    select cast(first_scan_at as date) as calendar_date from {{ ref('int_shipment_milestones') }}
+    union all
+    select cast(last_scan_at as date) from {{ ref('int_shipment_milestones') }}
     union all
     select cast(timezone('UTC', created_at) as date) from {{ ref('stg_trackings') }}
 ),
