@@ -7,7 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_parameters
+from tm_pipeline.definitions import SQL_DIR
+from tm_pipeline.models.project import read_project_paths
 from tm_pipeline.runs import check_outcomes, materialize_all
 from tm_pipeline.sandbox import SandboxServer
 from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
@@ -76,10 +78,59 @@ def test_ledger_records_every_call_without_the_key(pipeline_run, resources: dict
     assert all(api_key not in params for *_, params in rows)
 
 
+@pytest.fixture(scope="module")
+def truth(pipeline_run, sandbox: SandboxServer) -> dict[str, list[dict]]:
+    """The sandbox's ground truth, computed with the vars (holidays, stuck threshold) of the build."""
+    return sandbox.expected_metrics(**truth_parameters(SQL_DIR))
+
+
 @pytest.mark.parametrize("mart", sorted(MART_GROUPS))
-def test_mart_equals_the_sandbox_ground_truth(pipeline_run, resources: dict, sandbox: SandboxServer, mart: str) -> None:
+def test_mart_equals_the_sandbox_ground_truth(pipeline_run, resources: dict, truth: dict, mart: str) -> None:
+    assert truth[mart], f"the sandbox data gives {mart} no rows, so equality would prove nothing"
     with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
-        assert mart_mismatches(connection, mart, sandbox.expected_metrics()[mart]) == []
+        assert mart_mismatches(connection, mart, truth[mart]) == []
+
+
+def test_every_delivery_attempt_outcome_occurs_in_the_test_data(truth: dict) -> None:
+    """Equality on first_attempt_by_carrier_month proves little if an outcome never happens."""
+    outcomes = {row["delivery_attempt"] for row in truth["fct_shipment_journeys"]}
+    assert outcomes >= {"first_attempt", "after_failed_attempt", "after_pickup_point_notice", "after_exception"}
+
+
+def test_every_promise_verdict_occurs_in_the_test_data(truth: dict) -> None:
+    verdicts = {row["delivery_promise_status"] for row in truth["fct_shipment_journeys"]}
+    assert verdicts >= {"early", "on_time", "late"}
+
+
+def test_the_comparison_notices_another_stuck_threshold(
+    pipeline_run, resources: dict, sandbox: SandboxServer
+) -> None:
+    """The stuck list depends on the threshold: a truth built with another one must not match."""
+    parameters = {**truth_parameters(SQL_DIR), "stuck_after_days": truth_parameters(SQL_DIR)["stuck_after_days"] + 3}
+    other_truth = sandbox.expected_metrics(**parameters)
+    with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
+        assert mart_mismatches(connection, "stuck_shipments", other_truth["stuck_shipments"]) != []
+
+
+def test_stuck_share_warns_per_carrier_with_its_stuck_shipments(pipeline_run, truth: dict) -> None:
+    """The WARN asset check names exactly the carriers above the threshold, each with its stuck list."""
+    threshold = float(read_project_paths(SQL_DIR).variables["stuck_share_warn_above"])
+    active: dict[str, int] = {}
+    stuck: dict[str, int] = {}
+    for row in truth["stuck_share_by_carrier_status"]:
+        active[row["carrier_code"]] = active.get(row["carrier_code"], 0) + row["active_shipments"]
+        stuck[row["carrier_code"]] = stuck.get(row["carrier_code"], 0) + row["stuck_shipments"]
+    over = sorted(carrier for carrier in active if stuck[carrier] / active[carrier] > threshold)
+    check = next(
+        c for c in check_outcomes(pipeline_run) if c["check"] == "assert_stuck_share_per_carrier_below_warn_level"
+    )
+    assert (check["passed"], check["severity"], check["metadata"]["failing_rows"]) == (not over, "WARN", len(over))
+    for sample in check["metadata"]["sample_failing_rows"]:
+        listed = sorted(sample["stuck_tracking_numbers"].split(", "))
+        expected = sorted(
+            row["tracking_number"] for row in truth["stuck_shipments"] if row["carrier_code"] == sample["carrier_code"]
+        )
+        assert (sample["carrier_code"] in over, listed) == (True, expected)
 
 
 def test_each_page_reports_progress_as_dagster_metadata(pipeline_run) -> None:

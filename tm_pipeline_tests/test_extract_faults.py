@@ -1,5 +1,6 @@
 """Extraction over a hostile sandbox: 5xx, timeouts, truncated bodies, a 429 burst and data that moves
-while we page. After a run and its successor, DuckDB holds exactly the sandbox's truth."""
+while we page. After a run and its successor, DuckDB holds exactly the sandbox's truth, raw tables
+and marts alike."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tm_pipeline.definitions import default_resources
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_parameters
+from tm_pipeline.definitions import SQL_DIR, default_resources
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.faults import FaultConfig
@@ -103,3 +105,9 @@ def test_faulty_moving_source_ends_equal_to_truth_after_run_and_successor(
         ).fetchone()
     assert faulty == sum(recorded.values())
     assert unretried == 0, f"{unretried} faulty calls were never retried"
+
+    # Every mart, the journey marts included, ends equal to the truth however the pages arrived.
+    metrics = hostile_sandbox.expected_metrics(**truth_parameters(SQL_DIR))
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as connection:
+        mismatches = [problem for mart in MART_GROUPS for problem in mart_mismatches(connection, mart, metrics[mart])]
+    assert mismatches == []

@@ -251,3 +251,33 @@ def test_every_mart_has_a_grain_test():
     marts = {name for name, model in project.models.items() if model.layer == "marts"} - {"data_as_of"}
     with_grain = {test.model for test in project.generic_tests if test.kind == "unique"}
     assert marts - with_grain == set()
+
+
+def test_var_renders_the_declared_value_as_jinja_writes_it():
+    variables = {"holidays": ["2024-05-27", "2024-07-04"], "days": 5}
+    sql = "select cast({{ var('holidays') }} as date[]) as h, {{ var(\"days\") }} as d"
+    assert render_sql(sql, variables=variables) == (
+        "select cast(['2024-05-27', '2024-07-04'] as date[]) as h, 5 as d"
+    )
+
+
+def test_undeclared_var_names_the_file_the_var_and_where_to_declare_it():
+    with pytest.raises(ProjectError, match=r"x\.sql: var\('days'\) is not declared: add it under `vars:`"):
+        render_sql("select {{ var('days') }}", "x.sql", variables={})
+
+
+def test_vars_of_dbt_project_reach_models_and_singular_tests(tmp_path):
+    write(tmp_path, "marts/a.sql", "select {{ var('limit_days') }} as x")
+    write(tmp_path, "tests/a_small.sql", "select * from {{ ref('a') }} where x > {{ var('limit_days') }}")
+    (tmp_path / "dbt_project.yml").write_text(PROJECT_YML + "vars:\n  limit_days: 7\n")
+    project = load_project(tmp_path)
+    model, (test,) = project.models["a"], project.singular_tests
+    assert render_sql(model.sql, variables=model.variables) == "select 7 as x"
+    assert render_sql(test.sql, variables=test.variables).endswith("where x > 7")
+
+
+def test_vars_that_are_not_a_mapping_are_refused_naming_the_file(tmp_path):
+    write(tmp_path, "marts/a.sql", "select 1 as x")
+    (tmp_path / "dbt_project.yml").write_text(PROJECT_YML + "vars: [limit_days]\n")
+    with pytest.raises(ProjectError, match=r"dbt_project\.yml: vars must be a mapping"):
+        load_project(tmp_path)

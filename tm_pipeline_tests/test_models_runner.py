@@ -295,3 +295,13 @@ def test_changing_a_view_to_a_table_replaces_the_view(tmp_path):
     kind = connection.execute("select table_type from information_schema.tables where table_name = 'numbers'")
     assert kind.fetchall() == [("BASE TABLE",)]
     connection.close()
+
+
+def test_business_days_count_working_days_after_the_first_scan_date(warehouse):
+    """A: Friday 03-01 -> Monday 03-04 crosses one working day; B: Saturday 03-02 -> Monday 03-04
+    also one. Calendar days stay fractional. Neither is in the default holiday list."""
+    assert rows(
+        warehouse,
+        "select tracking_id, transit_days, transit_business_days, delivery_attempt "
+        "from main.fct_shipment_journeys where transit_days is not null order by 1",
+    ) == [("A", 3.5, 1, "first_attempt"), ("B", 2.5, 1, "first_attempt")]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from tm_pipeline.models.project import read_project_paths
 
 MART_GROUPS: dict[str, tuple[str, ...]] = {
     "delivery_time_by_carrier": ("carrier_code",),
@@ -20,7 +23,30 @@ MART_GROUPS: dict[str, tuple[str, ...]] = {
     "exception_rate_by_carrier": ("carrier_code",),
     "exception_rate_by_destination": ("destination_country",),
     "exception_rate_by_week": ("week_start",),
+    "fct_shipment_journeys": ("tracking_id",),
+    "lead_time_by_carrier": ("carrier_code",),
+    "lead_time_by_lane": ("carrier_code", "original_country", "destination_country"),
+    "first_attempt_by_carrier_month": ("carrier_code", "delivered_month"),
+    "stuck_shipments": ("tracking_id",),
+    "stuck_share_by_carrier_status": ("carrier_code", "status"),
+    "scan_coverage_by_carrier": ("carrier_code",),
+    "on_time_by_carrier_month": ("carrier_code", "delivered_month"),
+    "carrier_scorecard_monthly": ("carrier_code", "created_month"),
 }
+
+
+def truth_parameters(sql_dir: Path) -> dict[str, Any]:
+    """The models' vars as keyword arguments of the sandbox's `expected_metrics`, so the truth
+    is computed with the holidays, stuck threshold and promises the warehouse was built with."""
+    variables = read_project_paths(sql_dir).variables
+    return {
+        "holidays": frozenset(date.fromisoformat(day) for day in variables["working_day_holidays"]),
+        "stuck_after_days": int(variables["stuck_after_days"]),
+        "promises": tuple(
+            (str(rule["carrier_code"]), str(rule["destination_country"]), int(rule["business_days"]))
+            for rule in variables["delivery_promises"]
+        ),
+    }
 
 
 def _plain(value: Any) -> Any:

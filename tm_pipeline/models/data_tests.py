@@ -87,7 +87,8 @@ def _describe_generic(test: GenericTest) -> str:
 
 def _from_singular(test: SingularTest) -> DataTest:
     description = test.description or f"{test.path.name} returns no rows"
-    return DataTest(test.name, test.model, test.severity, render_sql(test.sql, str(test.path)), description)
+    select_sql = render_sql(test.sql, str(test.path), test.variables)
+    return DataTest(test.name, test.model, test.severity, select_sql, description)
 
 
 def compile_tests(project: Project) -> list[DataTest]:

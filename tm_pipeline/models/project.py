@@ -1,7 +1,7 @@
 """Read a dbt-style SQL folder into plain data: models, their config, refs, sources, docs and tests.
 
 The folder stays within the part of dbt that dbt-duckdb also runs (Jinja only for `ref()`,
-`source()` and `config()`), so it can move to dbt unchanged; this module is the only place that
+`source()`, `config()` and `var()`), so it can move to dbt unchanged; this module is the only place that
 knows the file layout. Like dbt, it reads only the folders `dbt_project.yml` names, so whatever
 dbt writes beside them (`target/`, `logs/`, `dbt_packages/`) is never mistaken for a model.
 """
@@ -26,6 +26,9 @@ DEFAULT_TEST_PATHS = ("tests",)
 
 CONFIG_PATTERN = re.compile(r"\{\{\s*config\((?P<args>.*?)\)\s*\}\}", re.DOTALL)
 REF_PATTERN = re.compile(r"\{\{\s*ref\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
+# var('name') only, without a default: every variable is declared under `vars:` in dbt_project.yml,
+# so the runner and dbt read one value from one place.
+VAR_PATTERN = re.compile(r"\{\{\s*var\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
 SOURCE_PATTERN = re.compile(
     r"\{\{\s*source\(\s*['\"](?P<source>\w+)['\"]\s*,\s*['\"](?P<table>\w+)['\"]\s*\)\s*\}\}"
 )
@@ -69,6 +72,7 @@ class SingularTest:
     model: str
     severity: str
     description: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Model:
     sources: tuple[tuple[str, str], ...]
     description: str = ""
     columns: tuple[ColumnDoc, ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class ProjectPaths:
 
     model_paths: tuple[str, ...]
     test_paths: tuple[str, ...]
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,10 @@ def read_project_paths(sql_dir: Path) -> ProjectPaths:
     for folder in model_paths:
         if not (Path(sql_dir) / folder).is_dir():
             raise ProjectError(f"{project_file}: model-paths names {folder!r}, which is not a folder in {sql_dir}")
-    return ProjectPaths(model_paths, test_paths)
+    variables = settings.get("vars") or {}
+    if not isinstance(variables, dict):
+        raise ProjectError(f"{project_file}: vars must be a mapping of name: value, got {variables!r}")
+    return ProjectPaths(model_paths, test_paths, dict(variables))
 
 
 def _files_under(sql_dir: Path, folders: tuple[str, ...], *patterns: str) -> list[Path]:
@@ -228,7 +237,7 @@ def _generic_tests(model: str, column: str | None, declarations: list[Any], wher
     return tests
 
 
-def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
+def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any], variables: dict[str, Any]) -> Model:
     sql = path.read_text()
     config = parse_config(sql, str(path))
     materialized = config.get("materialized", "view")
@@ -253,17 +262,20 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any]) -> Model:
         sources=find_sources(sql),
         description=entry.get("description", ""),
         columns=columns,
+        variables=variables,
     )
 
 
-def _load_singular_test(path: Path) -> SingularTest:
+def _load_singular_test(path: Path, variables: dict[str, Any]) -> SingularTest:
     sql = path.read_text()
     refs = find_refs(sql)
     if not refs:
         raise ProjectError(f"{path}: a singular test must ref() the model it tests")
     config = parse_config(sql, str(path))
     description = sql.lstrip().splitlines()[0].lstrip("-").strip() if sql.lstrip().startswith("--") else ""
-    return SingularTest(path.stem, path, sql, refs[0], _test_severity(config, str(path)), description)
+    return SingularTest(
+        path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables
+    )
 
 
 def load_project(sql_dir: Path) -> Project:
@@ -272,11 +284,15 @@ def load_project(sql_dir: Path) -> Project:
     paths = read_project_paths(sql_dir)
     model_entries, sources = _read_schema_files(sql_dir, paths)
     models: dict[str, Model] = {}
-    singular_tests = [_load_singular_test(path) for path in _files_under(sql_dir, paths.test_paths, "*.sql")]
+    singular_tests = [
+        _load_singular_test(path, paths.variables) for path in _files_under(sql_dir, paths.test_paths, "*.sql")
+    ]
     for path in _files_under(sql_dir, paths.model_paths, "*.sql"):
         if path.stem in models:
             raise ProjectError(f"{path}: model name {path.stem!r} also used by {models[path.stem].path}")
-        models[path.stem] = _load_model(path, sql_dir, model_entries.get(path.stem, {}))
+        models[path.stem] = _load_model(
+            path, sql_dir, model_entries.get(path.stem, {}), paths.variables
+        )
 
     undocumented = sorted(set(model_entries) - set(models))
     if undocumented:

@@ -1,30 +1,43 @@
 """Turn a model's dbt-style SQL into plain DuckDB SQL.
 
 ref('x') becomes `main.x` and source('raw', 't') becomes `raw.t`, which is what dbt-duckdb
-renders for this project's single database; config() blocks are dropped. Anything else in
+renders for this project's single database; config() blocks are dropped; var('x') becomes the
+value dbt_project.yml declares, written as Jinja writes it (str(): 5, ['2024-01-01']). Anything else in
 Jinja braces is refused, so the folder never grows syntax that only this runner understands.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from tm_pipeline.models.project import CONFIG_PATTERN, REF_PATTERN, SOURCE_PATTERN, ProjectError
+from tm_pipeline.models.project import CONFIG_PATTERN, REF_PATTERN, SOURCE_PATTERN, VAR_PATTERN, ProjectError
 
 MODEL_SCHEMA = "main"
 LEFTOVER_JINJA = re.compile(r"\{\{|\{%|\{#")
 
 
-def render_sql(sql: str, where: str = "<sql>") -> str:
-    """Plain SQL for DuckDB; raises ProjectError on Jinja other than ref/source/config."""
+def _variable(name: str, variables: Mapping[str, Any], where: str) -> str:
+    if name not in variables:
+        raise ProjectError(
+            f"{where}: var({name!r}) is not declared: add it under `vars:` in dbt_project.yml"
+        )
+    return str(variables[name])
+
+
+def render_sql(sql: str, where: str = "<sql>", variables: Mapping[str, Any] | None = None) -> str:
+    """Plain SQL for DuckDB; raises ProjectError on Jinja other than ref/source/config/var."""
+    declared = variables or {}
     rendered = CONFIG_PATTERN.sub("", sql)
+    rendered = VAR_PATTERN.sub(lambda match: _variable(match["name"], declared, where), rendered)
     rendered = REF_PATTERN.sub(lambda match: f"{MODEL_SCHEMA}.{match['name']}", rendered)
     rendered = SOURCE_PATTERN.sub(lambda match: f"{match['source']}.{match['table']}", rendered)
     leftover = LEFTOVER_JINJA.search(rendered)
     if leftover:
         line = rendered[: leftover.start()].count("\n") + 1
         raise ProjectError(
-            f"{where}: line {line}: only {{{{ ref() }}}}, {{{{ source() }}}} and {{{{ config() }}}} "
-            "are supported"
+            f"{where}: line {line}: only {{{{ ref() }}}}, {{{{ source() }}}}, {{{{ config() }}}} "
+            "and {{ var('name') }} are supported"
         )
     return rendered.strip().rstrip(";").strip()

@@ -34,7 +34,7 @@ def _existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | No
 
 def build_model(connection: duckdb.DuckDBPyConnection, model: Model) -> BuildResult:
     """Create or update one model in `main`; the models it refs must already exist."""
-    select_sql = render_sql(model.sql, str(model.path))
+    select_sql = render_sql(model.sql, str(model.path), model.variables)
     target = f"{MODEL_SCHEMA}.{model.name}"
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
     existing = _existing_kind(connection, model.name)

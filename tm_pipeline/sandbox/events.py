@@ -76,6 +76,20 @@ EVENT_KINDS: dict[str, EventKind] = {
     "out_for_delivery": EventKind(
         "pickup", ("pickup001",), None, ("Out for delivery", "With delivery courier"), ("正在派件",)
     ),
+    "pickup_point_notice": EventKind(
+        "pickup",
+        ("pickup002",),
+        None,
+        ("Ready for collection at pickup point", "Notice left - collect at post office"),
+        ("已到达自提点，请取件",),
+    ),
+    "delivery_exception": EventKind(
+        "exception",
+        ("exception005",),
+        None,
+        ("Delivery exception - address to be confirmed", "Delivery delayed - vehicle breakdown"),
+        ("派送异常",),
+    ),
     "failed_attempt": EventKind(
         "undelivered",
         ("undelivered002", "undelivered001", "undelivered003"),

@@ -1,8 +1,9 @@
 """Deterministic shipment generator: same seed, same shipments, byte for byte.
 
 Each shipment gets a planned journey (a list of checkpoint kinds with realistic gaps) and an
-outcome: most are delivered, some are returned, lost, stalled (and later expire), never found,
-or never refreshed at all. The mix and the messy spots (mixed-case statuses, missing countries,
+outcome: most are delivered (some after a failed attempt, a pickup-point notice or a delivery
+exception), some are returned, lost, stalled (news stops; they later expire), never found, or
+never refreshed at all. The mix and the messy spots (mixed-case statuses, missing countries,
 absent `destination_info`, e-mails as lists) are what the pipeline meets in production.
 """
 
@@ -58,8 +59,14 @@ def _journey_kinds(rng: random.Random, outcome: str, cross_border: bool) -> list
         kinds.append("customs_cleared")
     kinds += ["hub"] * rng.randint(0, 1) + ["delivery_facility", "out_for_delivery"]
     if outcome == "delivered":
-        if rng.random() < 0.1:
+        # One draw decides the last mile, so shipments with a failed attempt keep their journeys.
+        last_mile_roll = rng.random()
+        if last_mile_roll < 0.1:
             kinds += ["failed_attempt", "out_for_delivery"]
+        elif last_mile_roll < 0.15:
+            kinds += ["pickup_point_notice"]  # collected by the addressee later
+        elif last_mile_roll < 0.17:
+            kinds += ["delivery_exception", "out_for_delivery"]
         return kinds + ["delivered"]
     if outcome == "undelivered_final":
         return kinds + ["failed_attempt"]
@@ -76,8 +83,10 @@ def _gap_s(rng: random.Random, previous: str, kind: str, postal: bool) -> int:
         return int(rng.uniform(3, 10) * DAY_S if postal else rng.uniform(16, 48) * HOUR_S)
     if previous == "customs_held":
         return int(rng.uniform(2, 10) * DAY_S)
-    if previous == "failed_attempt":
+    if previous in ("failed_attempt", "delivery_exception"):
         return int(rng.uniform(20, 28) * HOUR_S)
+    if previous == "pickup_point_notice":
+        return int(rng.uniform(0.5, 6) * DAY_S)
     if kind == "returned":
         return int(rng.uniform(8, 25) * DAY_S)
     return int(rng.uniform(6, 40) * HOUR_S if postal else rng.uniform(2, 14) * HOUR_S)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import unquote
 
 from .account import Account
@@ -28,6 +29,12 @@ from .stats import RequestStats
 from .store import TrackingStore
 from .transport import SandboxHTTPServer
 from .truth import expected_metrics
+from .truth_journeys import (
+    DEFAULT_HOLIDAYS,
+    DEFAULT_PROMISES,
+    DEFAULT_STUCK_AFTER_DAYS,
+    expected_journey_metrics,
+)
 
 API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
@@ -171,12 +178,23 @@ class SandboxServer:
         with self.store.lock:
             return [self.store.tracking_json(tid) for tid in self.store.order]
 
-    def expected_metrics(self) -> dict[str, list[dict[str, object]]]:
-        """Ground-truth marts computed from internal state (see truth.py for the definitions)."""
+    def expected_metrics(
+        self,
+        holidays: Collection[date] = DEFAULT_HOLIDAYS,
+        stuck_after_days: int = DEFAULT_STUCK_AFTER_DAYS,
+        promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
+    ) -> dict[str, list[dict[str, object]]]:
+        """Ground-truth marts computed from internal state (see truth.py and truth_journeys.py for
+        the definitions); `holidays`, `stuck_after_days` and `promises` are the models' vars of the
+        same meaning."""
         with paused_gc(), self.store.lock:
             facts = list(self.store.facts())
+            journeys = list(self.store.journey_facts())
         with paused_gc():
-            return expected_metrics(facts)
+            return {
+                **expected_metrics(facts),
+                **expected_journey_metrics(journeys, holidays, stuck_after_days, promises),
+            }
 
     # --- request handling ------------------------------------------------------------------
 

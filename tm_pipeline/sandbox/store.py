@@ -25,6 +25,7 @@ from .render import render_tracking
 from .shipment import Shipment
 from .timefmt import format_iso, wall_datetime
 from .truth import ShipmentFacts
+from .truth_journeys import JourneyCheckpoint, JourneyFacts
 
 _FILTER_CACHE_SIZE = 16
 # What a client-created tracking shows for fields the client did not send.
@@ -146,6 +147,27 @@ class TrackingStore:
                 else shipment.destination_country,
                 checkpoints=tuple(
                     (wall_datetime(cp.local_ts), cp.checkpoint_status) for cp in shipment.visible_events
+                ),
+            )
+
+    def journey_facts(self) -> Iterable[JourneyFacts]:
+        """The journey-metric inputs of every tracking, from internal state (UTC as naive UTC)."""
+        for shipment in self.shipments.values():
+            updated_ts = shipment.updated_ts
+            yield JourneyFacts(
+                tracking_id=shipment.tracking_id,
+                tracking_number=shipment.tracking_number,
+                carrier_code=shipment.carrier_code,
+                status=shipment.status,
+                original_country=shipment.original_country,
+                destination_country=None
+                if shipment.destination_country_absent
+                else shipment.destination_country,
+                created_at_utc=wall_datetime(shipment.created_ts),
+                updated_at_utc=None if updated_ts is None else wall_datetime(updated_ts),
+                checkpoints=tuple(
+                    JourneyCheckpoint(wall_datetime(cp.local_ts), cp.checkpoint_status, cp.substatus, cp.item_node)
+                    for cp in shipment.visible_events
                 ),
             )
 

@@ -1,0 +1,40 @@
+{{ config(materialized='table') }}
+-- One row per calendar date from the earliest tracking creation (UTC date) or checkpoint (as
+-- written) to the latest: whether it is a working day (Monday to Friday, not one of
+-- var('working_day_holidays')), and working_day_number, the working days up to and including it.
+-- Business days between two dates are then a difference: working days d with start < d <= end.
+with touched_dates as (
+    -- each tracking's first and last scan bound all its checkpoints: one row per tracking, not per scan
+    select cast(first_scan_at as date) as calendar_date from {{ ref('int_shipment_milestones') }}
+    union all
+    select cast(last_scan_at as date) from {{ ref('int_shipment_milestones') }}
+    union all
+    select cast(timezone('UTC', created_at) as date) from {{ ref('stg_trackings') }}
+),
+
+bounds as (
+    select min(calendar_date) as first_date, max(calendar_date) as last_date
+    from touched_dates
+),
+
+holidays as (
+    select unnest(cast({{ var('working_day_holidays') }} as date[])) as holiday
+),
+
+calendar as (
+    select cast(days.day as date) as calendar_date
+    from bounds, range(bounds.first_date, bounds.last_date + 1, interval 1 day) as days(day)
+),
+
+flagged as (
+    select
+        calendar_date,
+        isodow(calendar_date) <= 5 and calendar_date not in (select holiday from holidays) as is_working_day
+    from calendar
+)
+
+select
+    calendar_date,
+    is_working_day,
+    sum(case when is_working_day then 1 else 0 end) over (order by calendar_date) as working_day_number
+from flagged

@@ -1,0 +1,27 @@
+{{ config(materialized='table') }}
+-- One row per carrier and creation month (UTC month of created_at): the cohort of trackings
+-- created that month, and everything the other journey marts say about it as of data_as_of.
+-- Rates whose denominator is zero are NULL.
+-- Means of fractional days add in tracking_id order: a float sum depends on its order, and
+-- this keeps every build (threads, dbt or the runner) bit-for-bit the same.
+select
+    carrier_code,
+    cast(date_trunc('month', created_at_utc) as date) as created_month,
+    count(*) as shipments,
+    count(transit_days) as delivered,
+    avg(transit_days order by tracking_id) as mean_transit_days,
+    quantile_cont(transit_business_days, 0.5) as p50_transit_business_days,
+    quantile_cont(transit_business_days, 0.9) as p90_transit_business_days,
+    avg(last_mile_days order by tracking_id) as mean_last_mile_days,
+    cast(count(*) filter (where delivery_attempt = 'first_attempt') as double)
+        / nullif(count(delivery_attempt), 0) as first_attempt_rate,
+    cast(count(*) filter (where delivery_promise_status in ('early', 'on_time')) as double)
+        / nullif(count(delivery_promise_status), 0) as on_time_rate,
+    count(*) filter (where delivery_promise_status = 'late') as late,
+    count(*) filter (where is_stuck) as stuck,
+    cast(count(*) filter (where is_stuck) as double)
+        / nullif(count(*) filter (where is_active and not is_never_scanned), 0) as stuck_share,
+    cast(count(*) filter (where is_never_scanned) as double) / count(*) as never_scanned_rate,
+    cast(count(*) filter (where status = 'expired') as double) / count(*) as expired_rate
+from {{ ref('fct_shipment_journeys') }}
+group by carrier_code, created_month
