@@ -193,6 +193,13 @@ def journey_row(
     }
 
 
+def _day_count(value: object) -> float:
+    """A day count of a journey row (None is filtered out before): int or float."""
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number of days, got {value!r}")
+    return float(value)
+
+
 def _sorted_groups(rows: Iterable[dict[str, object]], columns: tuple[str, ...]) -> list[tuple[tuple, list]]:
     groups: dict[tuple, list] = defaultdict(list)
     for row in rows:
@@ -203,8 +210,8 @@ def _sorted_groups(rows: Iterable[dict[str, object]], columns: tuple[str, ...]) 
 def _lead_time_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     stats: dict[str, object] = {"shipments": len(rows)}
     for leg in LEGS:
-        days = sorted(float(row[f"{leg}_days"]) for row in rows if row[f"{leg}_days"] is not None)
-        business = sorted(float(row[f"{leg}_business_days"]) for row in rows if row[f"{leg}_business_days"] is not None)
+        days = sorted(_day_count(row[f"{leg}_days"]) for row in rows if row[f"{leg}_days"] is not None)
+        business = sorted(_day_count(row[f"{leg}_business_days"]) for row in rows if row[f"{leg}_business_days"] is not None)
         stats[f"{leg}_measured"] = len(days)
         stats[f"mean_{leg}_days"] = sum(days) / len(days) if days else None
         stats[f"p50_{leg}_days"] = quantile_cont(days, 0.5)
@@ -234,7 +241,7 @@ def _stuck_stats(rows: list[dict[str, object]]) -> dict[str, object]:
         "active_shipments": len(rows),
         "stuck_shipments": stuck,
         "stuck_share": stuck / len(rows),
-        "max_days_since_last_checkpoint": max(float(row["days_since_last_checkpoint"]) for row in rows),
+        "max_days_since_last_checkpoint": max(_day_count(row["days_since_last_checkpoint"]) for row in rows),
     }
 
 
@@ -263,14 +270,14 @@ def _on_time_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-def _share(part: int, whole: int) -> float | None:
+def _share(part: float, whole: int) -> float | None:
     return part / whole if whole else None
 
 
 def _scorecard_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     delivered = [row for row in rows if row["transit_days"] is not None]
-    transit_business = sorted(float(row["transit_business_days"]) for row in delivered)
-    last_mile = [float(row["last_mile_days"]) for row in rows if row["last_mile_days"] is not None]
+    transit_business = sorted(_day_count(row["transit_business_days"]) for row in delivered)
+    last_mile = [_day_count(row["last_mile_days"]) for row in rows if row["last_mile_days"] is not None]
     attempts = [row["delivery_attempt"] for row in rows if row["delivery_attempt"] is not None]
     verdicts = [row["delivery_promise_status"] for row in rows if row["delivery_promise_status"] is not None]
     stuck = sum(1 for row in rows if row["is_stuck"])
@@ -278,7 +285,7 @@ def _scorecard_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     return {
         "shipments": len(rows),
         "delivered": len(delivered),
-        "mean_transit_days": _share(sum(float(row["transit_days"]) for row in delivered), len(delivered)),
+        "mean_transit_days": _share(sum(_day_count(row["transit_days"]) for row in delivered), len(delivered)),
         "p50_transit_business_days": quantile_cont(transit_business, 0.5),
         "p90_transit_business_days": quantile_cont(transit_business, 0.9),
         "mean_last_mile_days": _share(sum(last_mile), len(last_mile)),
