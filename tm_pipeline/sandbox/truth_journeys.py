@@ -211,7 +211,9 @@ def _lead_time_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     stats: dict[str, object] = {"shipments": len(rows)}
     for leg in LEGS:
         days = sorted(_day_count(row[f"{leg}_days"]) for row in rows if row[f"{leg}_days"] is not None)
-        business = sorted(_day_count(row[f"{leg}_business_days"]) for row in rows if row[f"{leg}_business_days"] is not None)
+        business = sorted(
+            _day_count(row[f"{leg}_business_days"]) for row in rows if row[f"{leg}_business_days"] is not None
+        )
         stats[f"{leg}_measured"] = len(days)
         stats[f"mean_{leg}_days"] = sum(days) / len(days) if days else None
         stats[f"p50_{leg}_days"] = quantile_cont(days, 0.5)
