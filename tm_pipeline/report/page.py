@@ -302,7 +302,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-nu
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line); }
 th.num { text-align: right; }
 th { color: var(--muted); font-weight: 600; background: #f8f9fb; }
-td.num { text-align: right; }
+td.num { text-align: right; white-space: nowrap; }
 .all-passed { color: #0b6e4f; font-weight: 600; }
 .table-block { margin: 16px 0; }
 .table-block .how { margin: 2px 0 8px; color: var(--muted); font-size: 13px; }
