@@ -102,6 +102,23 @@ def test_every_promise_verdict_occurs_in_the_test_data(truth: dict) -> None:
     assert verdicts >= {"early", "on_time", "late"}
 
 
+def test_every_active_promise_status_occurs_in_the_test_data(truth: dict) -> None:
+    """Equality on active_promise_status_by_carrier proves the rule only for statuses that occur."""
+    statuses = {row["active_promise_status"] for row in truth["fct_shipment_journeys"]}
+    assert statuses == {"on_track", "at_risk", "overdue", None}
+
+
+def test_the_comparison_notices_another_at_risk_margin(pipeline_run, resources: dict, sandbox: SandboxServer) -> None:
+    """The at-risk margin is the models' var: a truth built with a wider one must not match."""
+    parameters = truth_parameters(SQL_DIR)
+    parameters["at_risk_within_business_days"] += 2
+    other_truth = sandbox.expected_metrics(**parameters)
+    with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
+        assert mart_mismatches(
+            connection, "active_promise_status_by_carrier", other_truth["active_promise_status_by_carrier"]
+        ) != []
+
+
 def test_the_comparison_notices_another_stuck_threshold(
     pipeline_run, resources: dict, sandbox: SandboxServer
 ) -> None:

@@ -12,9 +12,11 @@ import re
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tm_pipeline.report import ReportSummary, build_report
+from tm_pipeline.report.queries import SCORECARD_MONTHS_SHOWN, STUCK_ROWS_SHOWN
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxServer
 from tm_pipeline_tests.conftest import sandbox_key, sandbox_resources
@@ -84,6 +86,31 @@ def test_chromium_renders_every_chart_with_marks_from_file_url(report: ReportSum
         assert "<svg" in body, name
         assert body.count('class="mark"') >= 1, name
         assert "no data yet" not in body, name
+
+
+def test_chromium_renders_the_scorecard_and_the_stuck_list_with_rows_from_the_pipeline(
+    report: ReportSummary, resources: dict, tmp_path: Path
+) -> None:
+    """The two carrier tables are in the rendered DOM with one row per mart row shown (the stuck
+    list capped, the rest counted), compared with the warehouse the report was built from."""
+    dom = _chromium(tmp_path / "profile", "--dump-dom", report.path.as_uri()).stdout
+    tables = dict(re.findall(r'<div class="table-block" data-table="([^"]+)">(.*?)</div>', dom, re.DOTALL))
+    assert tuple(tables) == ("carrier-scorecard", "stuck-shipments")
+    with duckdb.connect(str(resources["warehouse"].published_file), read_only=True) as connection:
+        (scorecard_rows,) = connection.execute(
+            f"""select count(*) from main.carrier_scorecard_monthly where created_month in (select distinct
+                created_month from main.carrier_scorecard_monthly order by 1 desc limit {SCORECARD_MONTHS_SHOWN})"""
+        ).fetchone()
+        stuck_numbers = [number for (number,) in connection.execute(
+            "select tracking_number from main.stuck_shipments order by days_since_last_checkpoint desc, tracking_id"
+        ).fetchall()]
+    assert scorecard_rows > 0 and stuck_numbers, "the sandbox data must give both tables rows"
+    assert tables["carrier-scorecard"].count("<tr>") == scorecard_rows + 1  # and the header row
+    stuck = tables["stuck-shipments"]
+    shown = stuck_numbers[:STUCK_ROWS_SHOWN]
+    assert re.findall(r"<tr><td>([^<]+)</td>", stuck) == shown
+    hidden = len(stuck_numbers) - len(shown)
+    assert (f"{hidden:,} more stuck shipments" in stuck) == (hidden > 0)
 
 
 def test_chromium_screenshot_is_kept_as_an_artefact(report: ReportSummary, tmp_path: Path) -> None:

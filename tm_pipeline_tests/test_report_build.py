@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -11,8 +12,10 @@ import pytest
 from tm_pipeline.cli import EXIT_OK, EXIT_USAGE, main
 from tm_pipeline.report import build_report
 from tm_pipeline.report.charts import NO_DATA
+from tm_pipeline.report.queries import SCORECARD_MONTHS_SHOWN, STUCK_ROWS_SHOWN
 
 CHART_NAMES = (
+    "on-time-by-carrier-month",
     "delivery-days-by-carrier",
     "delivery-days-by-week",
     "exception-rate-by-carrier",
@@ -63,6 +66,49 @@ def test_latest_failed_checks_are_listed_and_data_is_escaped(tmp_path: Path) -> 
     assert ">unknown<" in html  # a NULL destination gets a readable label
     latest_failures = html.split("Failed checks in the latest run (run-2)")[1]
     assert "api_rate_limited" in latest_failures and "unique_tracking_id" not in latest_failures
+
+
+def test_stuck_list_shows_the_longest_silences_first_and_counts_the_rest(tmp_path: Path) -> None:
+    extra = 3
+    database = _warehouse(
+        tmp_path / "warehouse.duckdb",
+        """create table main.stuck_shipments (tracking_id varchar, tracking_number varchar, carrier_code varchar,
+           status varchar, original_country varchar, destination_country varchar, last_checkpoint_at timestamp,
+           days_since_last_checkpoint double, data_as_of timestamp)""",
+        # silence grows with n, stored in the opposite order of the one the page must show
+        f"""insert into main.stuck_shipments
+            select 'id-' || n, 'NUM' || lpad(n::varchar, 3, '0'), 'ups', 'transit', null, null,
+                   timestamp '2024-06-01' - to_days(n::int), 5.0 + n, timestamp '2024-06-10'
+            from range({STUCK_ROWS_SHOWN + extra}) as numbers(n)""",
+    )
+    html = build_report(database, tmp_path / "report.html").path.read_text()
+    stuck = html.split('data-table="stuck-shipments"')[1].split("</div>")[0]
+    shown = [int(number) for number in re.findall(r">NUM(\d{3})<", stuck)]
+    assert shown == list(range(STUCK_ROWS_SHOWN + extra - 1, extra - 1, -1))  # longest silence first, capped
+    assert f"{extra:,} more stuck shipments" in stuck
+    assert f"Stuck shipments ({STUCK_ROWS_SHOWN + extra:,})" in stuck
+
+
+def test_scorecard_shows_the_newest_creation_months_only(tmp_path: Path) -> None:
+    months = SCORECARD_MONTHS_SHOWN + 2
+    database = _warehouse(
+        tmp_path / "warehouse.duckdb",
+        """create table main.carrier_scorecard_monthly (carrier_code varchar, created_month date, shipments bigint,
+           delivered bigint, mean_transit_days double, p50_transit_business_days double,
+           p90_transit_business_days double, mean_last_mile_days double, first_attempt_rate double,
+           on_time_rate double, late bigint, stuck bigint, stuck_share double, never_scanned_rate double,
+           expired_rate double)""",
+        f"""insert into main.carrier_scorecard_monthly
+            select 'dhl', date '2024-01-01' + to_months(n::int), 10, 8, 3.5, 3, 5, 0.5, 0.75, null, 1, 1, 0.5,
+                   0.1, 0.0
+            from range({months}) as numbers(n)""",
+    )
+    html = build_report(database, tmp_path / "report.html").path.read_text()
+    scorecard = html.split('data-table="carrier-scorecard"')[1].split("</div>")[0]
+    shown = re.findall(r">(2024-\d\d)<", scorecard)
+    expected = [f"2024-{month:02d}" for month in range(months, months - SCORECARD_MONTHS_SHOWN, -1)]
+    assert shown == expected
+    assert "—" in scorecard  # an on-time rate without promised deliveries is a dash, not 0%
 
 
 def test_building_the_report_leaves_the_warehouse_file_unchanged(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from tm_pipeline.bench.truth_compare import truth_parameters
 from tm_pipeline.definitions import SQL_DIR
 from tm_pipeline.sandbox.truth_journeys import (
+    DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
     DEFAULT_HOLIDAYS,
     DEFAULT_PROMISES,
     DEFAULT_STUCK_AFTER_DAYS,
@@ -106,7 +107,8 @@ def test_an_active_shipment_is_stuck_from_exactly_n_silent_days_against_the_data
 def test_the_sandbox_defaults_are_the_models_vars() -> None:
     """/_sandbox/truth uses the defaults; it equals a default build only while these agree."""
     assert truth_parameters(SQL_DIR) == {
-        "holidays": DEFAULT_HOLIDAYS, "stuck_after_days": DEFAULT_STUCK_AFTER_DAYS, "promises": DEFAULT_PROMISES
+        "holidays": DEFAULT_HOLIDAYS, "stuck_after_days": DEFAULT_STUCK_AFTER_DAYS, "promises": DEFAULT_PROMISES,
+        "at_risk_within_business_days": DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
     }
 
 
@@ -128,3 +130,36 @@ def test_promise_uses_the_destination_rule_else_the_carriers_any_destination_rul
     assert verdict("Canada") == (3, "early")
     assert verdict("") == (3, "early")  # unknown destination: the carrier's "*" rule
     assert verdict("Canada", carrier="dhl") == (None, None)
+
+
+def test_an_active_shipment_is_on_track_at_risk_or_overdue_by_business_days_left_at_the_as_of_time() -> None:
+    """First scan Friday 2024-05-24, as-of Saturday 2024-06-01: Memorial Day off, 4 business days
+    spent (Tue-Fri). A promise of 6 leaves 2 (on track with a margin of 1), 5 leaves 1 and 4 leaves
+    0 (at risk), 3 leaves -1 (overdue). Delivered and never-scanned shipments get no verdict."""
+    scans = [("2024-05-24 10:00", "transit", "transit001", "ItemReceived")]
+
+    def verdict(promised: int, status: str = "transit", shipment_scans: list[Scan] = scans) -> tuple[object, object]:
+        row = journey_row(
+            journey("g", status, shipment_scans), AS_OF, {date(2024, 5, 27)}, 5, (("ups", "*", promised),), 1
+        )
+        return row["promise_business_days_left"], row["active_promise_status"]
+
+    assert verdict(6) == (2, "on_track")
+    assert verdict(5) == (1, "at_risk")
+    assert verdict(4) == (0, "at_risk")
+    assert verdict(3) == (-1, "overdue")
+    assert verdict(3, status="exception") == (-1, "overdue")  # any active status is judged
+    assert verdict(3, status="delivered") == (None, None)
+    assert verdict(3, status="notfound", shipment_scans=[]) == (None, None)
+
+
+def test_active_promise_status_by_carrier_counts_each_status_and_its_share() -> None:
+    first_scans = ["2024-05-31 10:00", "2024-05-31 11:00", "2024-05-20 10:00"]  # 0, 0 and 9 business days spent
+    facts = [
+        journey(f"h{n}", "transit", [(when, "transit", "transit001", None)]) for n, when in enumerate(first_scans)
+    ]
+    marts = expected_journey_metrics(facts, holidays=(), promises=(("ups", "*", 3),), at_risk_within_business_days=1)
+    assert marts["active_promise_status_by_carrier"] == [
+        {"carrier_code": "ups", "active_promise_status": "on_track", "active_shipments": 2, "share_of_carrier": 2 / 3},
+        {"carrier_code": "ups", "active_promise_status": "overdue", "active_shipments": 1, "share_of_carrier": 1 / 3},
+    ]

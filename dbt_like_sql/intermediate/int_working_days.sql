@@ -1,7 +1,8 @@
 {{ config(materialized='table') }}
 -- One row per calendar date from the earliest tracking creation (UTC date) or checkpoint (as
--- written) to the latest: whether it is a working day (Monday to Friday, not one of
--- var('working_day_holidays')), and working_day_number, the working days up to and including it.
+-- written) to the latest, or to the data's as-of date if that is later: whether it is a working
+-- day (Monday to Friday, not one of var('working_day_holidays')), and working_day_number, the
+-- working days up to and including it.
 -- Business days between two dates are then a difference: working days d with start < d <= end.
 with touched_dates as (
     -- each tracking's first and last scan bound all its checkpoints: one row per tracking, not per scan
@@ -10,6 +11,9 @@ with touched_dates as (
     select cast(last_scan_at as date) from {{ ref('int_shipment_milestones') }}
     union all
     select cast(timezone('UTC', created_at) as date) from {{ ref('stg_trackings') }}
+    union all
+    -- the as-of date ("now" for the promise of active shipments) may be after every scan
+    select cast(timezone('UTC', max(updated_at)) as date) from {{ ref('stg_trackings') }}
 ),
 
 bounds as (

@@ -103,7 +103,13 @@ journey_days as (
         end as transit_business_days,
         case when journeys.is_delivered
             then delivered_day.working_day_number - out_for_delivery_day.working_day_number
-        end as last_mile_business_days
+        end as last_mile_business_days,
+        -- an active shipment's promise is counted from the same start as a delivered one's
+        -- verdict (its first scan) to the as-of time, the data's "now"
+        case when journeys.is_active
+            then journeys.promised_business_days
+                - (as_of_day.working_day_number - first_scan_day.working_day_number)
+        end as promise_business_days_left
     from journeys
     left join {{ ref('int_working_days') }} as created_day
         on created_day.calendar_date = cast(journeys.created_at_utc as date)
@@ -115,6 +121,8 @@ journey_days as (
         on out_for_delivery_day.calendar_date = cast(journeys.first_out_for_delivery_at as date)
     left join {{ ref('int_working_days') }} as delivered_day
         on delivered_day.calendar_date = cast(journeys.delivered_at as date)
+    left join {{ ref('int_working_days') }} as as_of_day
+        on as_of_day.calendar_date = cast(journeys.data_as_of as date)
 )
 
 select
@@ -158,6 +166,13 @@ select
         when journeys.transit_business_days = journeys.promised_business_days then 'on_time'
         else 'late'
     end as delivery_promise_status,
+    journeys.promise_business_days_left,
+    case
+        when journeys.promise_business_days_left is null then null
+        when journeys.promise_business_days_left < 0 then 'overdue'
+        when journeys.promise_business_days_left <= {{ var('promise_at_risk_within_business_days') }} then 'at_risk'
+        else 'on_track'
+    end as active_promise_status,
     journeys.is_active,
     case when journeys.is_active
         then (epoch(journeys.data_as_of) - epoch(journeys.last_checkpoint_at)) / 86400.0

@@ -32,12 +32,14 @@ MART_GROUPS: dict[str, tuple[str, ...]] = {
     "scan_coverage_by_carrier": ("carrier_code",),
     "on_time_by_carrier_month": ("carrier_code", "delivered_month"),
     "carrier_scorecard_monthly": ("carrier_code", "created_month"),
+    "active_promise_status_by_carrier": ("carrier_code", "active_promise_status"),
 }
 
 
 def truth_parameters(sql_dir: Path) -> dict[str, Any]:
     """The models' vars as keyword arguments of the sandbox's `expected_metrics`, so the truth
-    is computed with the holidays, stuck threshold and promises the warehouse was built with."""
+    is computed with the holidays, stuck threshold, promises and at-risk margin the warehouse was
+    built with."""
     variables = read_project_paths(sql_dir).variables
     return {
         "holidays": frozenset(date.fromisoformat(day) for day in variables["working_day_holidays"]),
@@ -46,6 +48,7 @@ def truth_parameters(sql_dir: Path) -> dict[str, Any]:
             (str(rule["carrier_code"]), str(rule["destination_country"]), int(rule["business_days"]))
             for rule in variables["delivery_promises"]
         ),
+        "at_risk_within_business_days": int(variables["promise_at_risk_within_business_days"]),
     }
 
 

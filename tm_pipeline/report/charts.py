@@ -19,6 +19,7 @@ VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 GREEN = "#009E73"
 GREY = "#8C8C8C"
+REDDISH_PURPLE = "#CC79A7"
 
 WIDTH = 960  # viewBox units; CSS scales the drawing to the column width
 NO_DATA = "no data yet"

@@ -13,6 +13,7 @@ from html import escape
 from string import Template
 
 from tm_pipeline.report import charts
+from tm_pipeline.report.carrier_section import carrier_section
 from tm_pipeline.report.queries import ExceptionRate, ReportData
 
 HALF_WIDTH = 500  # viewBox width of a chart in one of two columns: about its on-screen width in pixels
@@ -39,6 +40,7 @@ def render_page(data: ReportData, generated_at: datetime, source_name: str) -> t
         )
 
     sections = [
+        _section("carriers", "Carriers", carrier_section(data, figure, _table)),
         _delivery_section(data, figure),
         _exception_section(data, figure),
         _api_section(data, figure),
@@ -250,8 +252,8 @@ _PAGE = Template("""<!DOCTYPE html>
 <header>
 <h1>Shipment delivery report</h1>
 $header
-<nav><a href="#delivery">Delivery time</a><a href="#exceptions">Exceptions</a><a href="#api">API health</a>\
-<a href="#quality">Data quality</a></nav>
+<nav><a href="#carriers">Carriers</a><a href="#delivery">Delivery time</a><a href="#exceptions">Exceptions</a>\
+<a href="#api">API health</a><a href="#quality">Data quality</a></nav>
 </header>
 <main>$sections</main>
 <footer>Generated $generated from <code>$source</code> by <code>tm-pipeline report</code>.
@@ -300,8 +302,11 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-nu
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line); }
 th.num { text-align: right; }
 th { color: var(--muted); font-weight: 600; background: #f8f9fb; }
-td.num { text-align: right; }
+td.num { text-align: right; white-space: nowrap; }
 .all-passed { color: #0b6e4f; font-weight: 600; }
+.table-block { margin: 16px 0; }
+.table-block .how { margin: 2px 0 8px; color: var(--muted); font-size: 13px; }
+.empty, .more { color: var(--muted); font-style: italic; }
 code { font-size: 12px; }
 footer { max-width: 1180px; margin: 0 auto 32px; padding: 0 40px; color: var(--muted); font-size: 12px; }
 """

@@ -16,6 +16,9 @@ DESTINATIONS_SHOWN = 15  # the busiest destinations; a long tail of tiny countri
 API_DAYS_SHOWN = 60
 API_TABLE_ROWS = 10
 DQ_RUNS_SHOWN = 30
+SCORECARD_MONTHS_SHOWN = 3  # the newest creation cohorts; older months are settled and in the warehouse
+ON_TIME_CARRIERS_SHOWN = 6  # the carriers with the most promised deliveries: more lines are unreadable
+STUCK_ROWS_SHOWN = 25  # the top of the morning list; the rest is counted in an "N more" line
 
 
 class Freshness(NamedTuple):
@@ -93,6 +96,38 @@ class DqFailure(NamedTuple):
     value: float | None
 
 
+class ScorecardRow(NamedTuple):
+    carrier_code: str
+    created_month: date
+    shipments: int
+    delivered: int
+    mean_transit_days: float | None
+    p90_transit_business_days: float | None
+    first_attempt_rate: float | None
+    on_time_rate: float | None
+    stuck: int
+    stuck_share: float | None
+    never_scanned_rate: float
+    expired_rate: float
+
+
+class OnTimeMonth(NamedTuple):
+    carrier_code: str
+    delivered_month: date
+    promised_shipments: int
+    on_time_shipments: int
+    on_time_rate: float
+
+
+class StuckShipment(NamedTuple):
+    tracking_number: str
+    carrier_code: str
+    status: str
+    destination_country: str | None
+    last_checkpoint_at: datetime
+    days_since_last_checkpoint: float
+
+
 @dataclass(frozen=True)
 class ReportData:
     """Everything the page shows, read in one short read-only session."""
@@ -107,6 +142,10 @@ class ReportData:
     api_recent: list[ApiEndpointDay]
     dq_runs: list[DqRun]
     dq_latest_failures: list[DqFailure]
+    scorecard: list[ScorecardRow]
+    on_time_by_month: list[OnTimeMonth]
+    stuck_shown: list[StuckShipment]
+    stuck_total: int | None  # None: the stuck list has not been built yet
 
 
 def read_report_data(connection: duckdb.DuckDBPyConnection) -> ReportData:
@@ -125,6 +164,7 @@ def read_report_data(connection: duckdb.DuckDBPyConnection) -> ReportData:
                      Freshness)
     headline = rows("fct_shipments", _HEADLINE, Headline)
     dq_runs = rows("dq_check_results", _DQ_RUNS, DqRun)
+    stuck_total = rows("stuck_shipments", "select count(*) from main.stuck_shipments", int)
     return ReportData(
         freshness=freshness[0] if freshness else None,
         headline=headline[0] if headline and headline[0].shipments else None,
@@ -136,6 +176,10 @@ def read_report_data(connection: duckdb.DuckDBPyConnection) -> ReportData:
         api_recent=rows("api_health_daily", _API_RECENT, ApiEndpointDay),
         dq_runs=list(reversed(dq_runs)),
         dq_latest_failures=rows("dq_check_results", _DQ_LATEST_FAILURES, DqFailure),
+        scorecard=rows("carrier_scorecard_monthly", _SCORECARD, ScorecardRow),
+        on_time_by_month=rows("on_time_by_carrier_month", _ON_TIME_BY_MONTH, OnTimeMonth),
+        stuck_shown=rows("stuck_shipments", _STUCK_SHOWN, StuckShipment),
+        stuck_total=stuck_total[0] if stuck_total else None,
     )
 
 
@@ -216,4 +260,37 @@ from main.dq_check_results
 where not passed
   and run_id = (select run_id from main.dq_check_results order by checked_at desc limit 1)
 order by lower(severity) = 'error' desc, asset, check_name
+"""
+
+_SCORECARD = f"""
+select carrier_code, created_month, shipments, delivered, mean_transit_days, p90_transit_business_days,
+       first_attempt_rate, on_time_rate, stuck, stuck_share, never_scanned_rate, expired_rate
+from main.carrier_scorecard_monthly
+where created_month in (
+    select distinct created_month from main.carrier_scorecard_monthly
+    order by created_month desc limit {SCORECARD_MONTHS_SHOWN}
+)
+order by created_month desc, carrier_code
+"""
+
+# Months without a promised delivery have no rate to draw (a gap in the line, not a zero).
+_ON_TIME_BY_MONTH = f"""
+with busiest as (
+    select carrier_code from main.on_time_by_carrier_month
+    group by carrier_code
+    having sum(promised_shipments) > 0
+    order by sum(promised_shipments) desc, carrier_code
+    limit {ON_TIME_CARRIERS_SHOWN}
+)
+select carrier_code, delivered_month, promised_shipments, early + on_time, on_time_rate
+from main.on_time_by_carrier_month
+where carrier_code in (select carrier_code from busiest) and promised_shipments > 0
+order by carrier_code, delivered_month
+"""
+
+_STUCK_SHOWN = f"""
+select tracking_number, carrier_code, status, destination_country, last_checkpoint_at, days_since_last_checkpoint
+from main.stuck_shipments
+order by days_since_last_checkpoint desc, tracking_id
+limit {STUCK_ROWS_SHOWN}
 """

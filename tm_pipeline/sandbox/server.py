@@ -30,6 +30,7 @@ from .store import TrackingStore
 from .transport import SandboxHTTPServer
 from .truth import expected_metrics
 from .truth_journeys import (
+    DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
     DEFAULT_HOLIDAYS,
     DEFAULT_PROMISES,
     DEFAULT_STUCK_AFTER_DAYS,
@@ -183,17 +184,20 @@ class SandboxServer:
         holidays: Collection[date] = DEFAULT_HOLIDAYS,
         stuck_after_days: int = DEFAULT_STUCK_AFTER_DAYS,
         promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
+        at_risk_within_business_days: int = DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
     ) -> dict[str, list[dict[str, object]]]:
         """Ground-truth marts computed from internal state (see truth.py and truth_journeys.py for
-        the definitions); `holidays`, `stuck_after_days` and `promises` are the models' vars of the
-        same meaning."""
+        the definitions); `holidays`, `stuck_after_days`, `promises` and
+        `at_risk_within_business_days` are the models' vars of the same meaning."""
         with paused_gc(), self.store.lock:
             facts = list(self.store.facts())
             journeys = list(self.store.journey_facts())
         with paused_gc():
             return {
                 **expected_metrics(facts),
-                **expected_journey_metrics(journeys, holidays, stuck_after_days, promises),
+                **expected_journey_metrics(
+                    journeys, holidays, stuck_after_days, promises, at_risk_within_business_days
+                ),
             }
 
     # --- request handling ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Ground truth for the journey marts: milestone lead times, first-attempt delivery, stuck shipments.
+"""Ground truth for the journey marts: lead times, first attempts, promises, stuck shipments.
 
 Like truth.py it shares nothing with the SQL: business days are counted by walking the calendar
 day by day (the SQL subtracts running working-day numbers), milestones are found by scanning each
@@ -17,6 +17,7 @@ from .truth import quantile_cont
 # The sandbox's own copy of what dbt_project.yml ships with (it reads nothing of the pipeline), so
 # /_sandbox/truth matches a default build; a test holds the two equal.
 DEFAULT_STUCK_AFTER_DAYS = 5
+DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS = 1
 DEFAULT_HOLIDAYS: frozenset[date] = frozenset(
     date.fromisoformat(day)
     for day in (
@@ -120,12 +121,21 @@ def _promise_status(transit_business_days: object, promised: int | None) -> str 
     return "on_time" if transit_business_days == promised else "late"
 
 
+def _active_promise_status(days_left: int | None, at_risk_within: int) -> str | None:
+    if days_left is None:
+        return None
+    if days_left < 0:
+        return "overdue"
+    return "at_risk" if days_left <= at_risk_within else "on_track"
+
+
 def journey_row(
     facts: JourneyFacts,
     as_of_utc: datetime | None,
     holidays: Collection[date],
     stuck_after_days: int,
     promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
+    at_risk_within_business_days: int = DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
 ) -> dict[str, object]:
     """One `fct_shipment_journeys` row."""
     status = facts.status.strip().lower()
@@ -155,6 +165,13 @@ def journey_row(
     last_mile = lead(out_for_delivery_at, delivered_at, only_delivered=True)
     promised = promised_days(promises, facts.carrier_code, facts.destination_country or None)
     active = status not in ("delivered", "expired")
+    # An active shipment's promise runs from its first scan, like a delivered one's verdict, to the
+    # as-of time: what is left of it is the promise minus the business days already spent.
+    days_left = (
+        promised - business_days_between(first_scan_at.date(), as_of_utc.date(), holidays)
+        if active and promised is not None and first_scan_at is not None and as_of_utc is not None
+        else None
+    )
     silence = (
         _days(as_of_utc, last_checkpoint_at)
         if active and as_of_utc is not None and last_checkpoint_at is not None
@@ -185,6 +202,8 @@ def journey_row(
         "delivered_month": delivered_at.date().replace(day=1) if delivered and delivered_at else None,
         "promised_business_days": promised,
         "delivery_promise_status": _promise_status(transit[1], promised) if delivered else None,
+        "promise_business_days_left": days_left,
+        "active_promise_status": _active_promise_status(days_left, at_risk_within_business_days),
         "is_active": active,
         "days_since_last_checkpoint": silence,
         "is_stuck": silence is not None and silence >= stuck_after_days,
@@ -272,6 +291,13 @@ def _on_time_stats(rows: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
+def _promise_group_stats(rows: list[dict[str, object]], carrier_judged: dict[object, int]) -> dict[str, object]:
+    return {
+        "active_shipments": len(rows),
+        "share_of_carrier": len(rows) / carrier_judged[rows[0]["carrier_code"]],
+    }
+
+
 def _share(part: float, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -312,6 +338,7 @@ def expected_journey_metrics(
     holidays: Collection[date] = DEFAULT_HOLIDAYS,
     stuck_after_days: int = DEFAULT_STUCK_AFTER_DAYS,
     promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
+    at_risk_within_business_days: int = DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
 ) -> dict[str, list[dict[str, object]]]:
     """Every journey mart, keyed by table name. The as-of time is the newest updated_at of all."""
     facts = list(facts)
@@ -319,7 +346,10 @@ def expected_journey_metrics(
     promises = tuple(promises)
     as_of_utc = max((f.updated_at_utc for f in facts if f.updated_at_utc is not None), default=None)
     rows = sorted(
-        (journey_row(f, as_of_utc, holidays, stuck_after_days, promises) for f in facts),
+        (
+            journey_row(f, as_of_utc, holidays, stuck_after_days, promises, at_risk_within_business_days)
+            for f in facts
+        ),
         key=lambda row: str(row["tracking_id"]),
     )
     for row in rows:
@@ -338,6 +368,10 @@ def expected_journey_metrics(
 
     delivered = [row for row in rows if row["delivered_month"] is not None]
     active_scanned = [row for row in rows if row["is_active"] and not row["is_never_scanned"]]
+    judged = [row for row in rows if row["active_promise_status"] is not None]
+    judged_per_carrier: dict[object, int] = defaultdict(int)
+    for row in judged:
+        judged_per_carrier[row["carrier_code"]] += 1
     return {
         "fct_shipment_journeys": [{k: v for k, v in row.items() if k != "created_month"} for row in rows],
         "lead_time_by_carrier": table(rows, ("carrier_code",), _lead_time_stats),
@@ -352,4 +386,9 @@ def expected_journey_metrics(
         "scan_coverage_by_carrier": table(rows, ("carrier_code",), _coverage_stats),
         "on_time_by_carrier_month": table(delivered, ("carrier_code", "delivered_month"), _on_time_stats),
         "carrier_scorecard_monthly": table(rows, ("carrier_code", "created_month"), _scorecard_stats),
+        "active_promise_status_by_carrier": table(
+            judged,
+            ("carrier_code", "active_promise_status"),
+            lambda group: _promise_group_stats(group, judged_per_carrier),
+        ),
     }
