@@ -18,8 +18,8 @@ from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACK
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
-from tm_pipeline.landing.lake import DiskFullError, Lake, is_disk_full
-from tm_pipeline.load.build_file import looks_corrupt, move_aside, rebuildable_connection
+from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
@@ -140,24 +140,10 @@ def warehouse_raw_tables(
 
 
 def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, build_file: Path) -> LoadSummary:
-    """Load the verified files; a build file found corrupt mid-load is moved aside and built anew once."""
-    for attempt in (1, 2):
-        try:
-            with rebuildable_connection(build_file, context.log) as connection:
-                summary = load_raw_tables(connection, store, audit)
-                # A damaged file can open and load fine and fail only when DuckDB writes its blocks
-                # back: checkpoint here, where it can be rebuilt, rather than at publish.
-                connection.execute("CHECKPOINT")
-                return summary
-        except Exception as error:
-            if is_disk_full(error) and not isinstance(error, DiskFullError):
-                kept = "DuckDB rolled the load back; the published warehouse is unchanged"
-                raise DiskFullError(build_file, kept) from error
-            if attempt == 2 or not looks_corrupt(error):
-                raise
-            aside = move_aside(build_file)
-            context.log.warning(f"build warehouse {build_file} is corrupt ({error}); moved it to {aside}, rebuilding")
-    raise AssertionError("unreachable")
+    """Load the verified files; a build file found corrupt is moved aside and built anew once."""
+    return build_rebuilding_if_corrupt(
+        build_file, lambda connection: load_raw_tables(connection, store, audit), context.log
+    )
 
 
 def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict[str, str]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -20,6 +20,8 @@ from tm_pipeline.contracts.warehouse_file import connect_build
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How DuckDB words a file it cannot read as a database (truncated, overwritten, flipped bytes).
 _CORRUPTION_SIGNS = ("corrupt", "not a valid duckdb database", "checksum", "could not read enough bytes")
@@ -60,26 +62,35 @@ def _open(build_file: Path) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-@contextmanager
-def rebuildable_connection(build_file: Path, logger: logging.Logger = log) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A write connection to `build_file`, replacing it by an empty one when DuckDB finds it corrupt."""
+def build_rebuilding_if_corrupt(
+    build_file: Path, work: Callable[[duckdb.DuckDBPyConnection], T], logger: logging.Logger = log
+) -> T:
+    """Run `work` on a write connection to `build_file` and checkpoint; if DuckDB finds the file
+    corrupt, at open or only while `work` writes its blocks back, move it aside and run once more
+    on a new file. Disk full is named as such: DuckDB rolled the work back."""
     build_file.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        connection = _open(build_file)
-    except duckdb.Error as error:
-        if is_disk_full(error):
-            raise DiskFullError(build_file, "the published warehouse is unchanged") from error
-        if not looks_corrupt(error):
-            raise
-        aside = move_aside(build_file)
-        logger.warning(
-            f"build warehouse {build_file} is corrupt ({str(error).splitlines()[0]}); moved it to {aside} and "
-            f"rebuilding it from the lake (the check history in dq_check_results restarts). "
-            f"Delete {aside} once you no longer need it."
-        )
-        connection = connect_build(build_file)
-    connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
-    try:
-        yield connection
-    finally:
-        connection.close()
+    for attempt in (1, 2):
+        try:
+            connection = _open(build_file)
+            try:
+                connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
+                result = work(connection)
+                # A damaged file can open and load fine and fail only when DuckDB writes its blocks
+                # back: checkpoint here, where it can be rebuilt, rather than at publish.
+                connection.execute("CHECKPOINT")
+                return result
+            finally:
+                connection.close()
+        except Exception as error:  # DuckDB's own types carry no errno: its words tell disk full and damage
+            if is_disk_full(error) and not isinstance(error, DiskFullError):
+                kept = "DuckDB rolled the load back; the published warehouse is unchanged"
+                raise DiskFullError(build_file, kept) from error
+            if attempt == 2 or not looks_corrupt(error):
+                raise
+            aside = move_aside(build_file)
+            logger.warning(
+                f"build warehouse {build_file} is corrupt ({str(error).splitlines()[0]}); moved it to {aside} and "
+                f"rebuilding it from the lake (the check history in dq_check_results restarts). "
+                f"Delete {aside} once you no longer need it."
+            )
+    raise AssertionError("unreachable: the second attempt returns or raises")
