@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
+from tm_pipeline.api.endpoints import ListEndpoint, endpoint_for, version_of
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.contracts.warehouse_file import connect_build
@@ -59,19 +60,29 @@ class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 # Generic only for resource factories, like WarehouseResource above.
 class TrackingMoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The TrackingMore v2 account: address, key and the limits the account is held to."""
+    """The TrackingMore account: address, key, API version and the limits the account is held to.
+
+    `api_version` "" means: the version the base URL's path names (`.../v4`), else v2. Rate and
+    page size None mean the endpoint's defaults (v2: 1/s and 2000 rows; see api/endpoints/)."""
 
     base_url: str
     api_key: str
-    list_rate_per_s: float = 1.0
-    page_limit: int = 2000
+    api_version: str = ""
+    list_rate_per_s: float | None = None
+    page_limit: int | None = None
     timeout_s: float = 30.0
     pause_on_429_s: float = 120.0
     max_transient_retries: int = 8
     state_dir: str = ""  # where the key's request budget is remembered between runs; "" = not at all
 
+    def endpoint(self) -> ListEndpoint:
+        """The list endpoint of the configured version (raises ConfigurationError for an unknown one)."""
+        return endpoint_for(version_of(self.base_url, self.api_version))
+
     def client(self) -> TrackingMoreClient:
-        return TrackingMoreClient(self.base_url, self.api_key, timeout_s=self.timeout_s)
+        return TrackingMoreClient(
+            self.base_url, self.api_key, timeout_s=self.timeout_s, auth_header=self.endpoint().auth_header
+        )
 
     def pacer(self) -> Pacer:
         """A pacer that continues where the last run with this key stopped (see Pacer)."""
@@ -79,7 +90,8 @@ class TrackingMoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if self.state_dir:
             Path(self.state_dir).mkdir(parents=True, exist_ok=True)
             state_file = Path(self.state_dir) / f"pacer-{key_fingerprint(self.api_key).removeprefix('key#')}.txt"
-        return Pacer(self.list_rate_per_s, state_file=state_file)
+        rate_per_s = self.list_rate_per_s if self.list_rate_per_s is not None else self.endpoint().default_rate_per_s
+        return Pacer(rate_per_s, state_file=state_file)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(pause_on_429_s=self.pause_on_429_s, max_transient_retries=self.max_transient_retries)

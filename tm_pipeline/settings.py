@@ -29,8 +29,11 @@ def base_url() -> str:
     return os.environ.get(BASE_URL_VAR, SANDBOX_BASE_URL)
 
 
-def list_rate_per_s() -> float:
-    raw = os.environ.get(LIST_RATE_VAR, "1.0")
+def list_rate_per_s() -> float | None:
+    """Requests per second on the list endpoint; None (unset) means the API version's default."""
+    raw = os.environ.get(LIST_RATE_VAR)
+    if raw is None or not raw.strip():
+        return None
     try:
         return float(raw)
     except ValueError:

@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
--- One row per HTTP attempt. response_code is the v2 meta.code when an envelope came back, else the
+-- One row per HTTP attempt. response_code is the meta.code when an envelope came back, else the
 -- HTTP status, else 'no_response' (timeout, reset, truncated body). outcome is the code's category
--- from the seed table raw.status_codes, the same table the extractor acts on; its words are
+-- from the seed table raw.status_codes of the call's API version (ledger rows written before the
+-- version was recorded are v2), the same table the extractor acts on; its words are
 -- tm_pipeline/contracts/outcomes.py (a test reads this file and fails on any other word).
 select
     calls.run_id,
@@ -11,6 +12,7 @@ select
     calls.requested_at,
     cast(timezone('UTC', calls.requested_at) as date) as requested_on,
     calls.endpoint,
+    coalesce(calls.api_version, 'v2') as api_version,
     calls.page,
     calls.params_json,
     calls.http_status,
@@ -37,4 +39,5 @@ select
     calls.rows as rows_returned,
     calls.total_reported
 from {{ source('raw', 'api_calls') }} as calls
-left join {{ source('raw', 'status_codes') }} as codes on codes.code = calls.meta_code
+left join {{ source('raw', 'status_codes') }} as codes
+    on codes.code = calls.meta_code and codes.api_version = coalesce(calls.api_version, 'v2')

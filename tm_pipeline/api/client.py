@@ -1,4 +1,4 @@
-"""HTTP client for TrackingMore v2: one method per attempt, returning what the ledger records.
+"""HTTP client for TrackingMore (any version): one method per attempt, returning what the ledger records.
 
 Retries and pacing live with the caller (`tm_pipeline.extract.fetch`), so that every attempt —
 including the failed ones — becomes exactly one ledger row.
@@ -21,7 +21,7 @@ from tm_pipeline.api.envelope import ENVELOPE_DECODER, decode_tolerant
 from tm_pipeline.api.errors import ConfigurationError
 from tm_pipeline.api.send_timing import SendTimingAdapter, sent_on
 
-API_KEY_HEADER = "Trackingmore-Api-Key"
+API_KEY_HEADER = "Trackingmore-Api-Key"  # v2's; a ListEndpoint names its version's
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -31,7 +31,7 @@ def key_fingerprint(api_key: str) -> str:
 
 @dataclass
 class Attempt:
-    """What one HTTP attempt returned. `meta_code` is None when there was no v2 envelope; `data` is
+    """What one HTTP attempt returned. `meta_code` is None when there was no envelope; `data` is
     what the decoder made of it (raw bytes with the generic decoder)."""
 
     http_status: int | None
@@ -56,7 +56,11 @@ class Attempt:
 
 
 class TrackingMoreClient:
-    def __init__(self, base_url: str, api_key: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, timeout_s: float = 30.0, auth_header: str = API_KEY_HEADER
+    ) -> None:
+        """`auth_header` is the header the key travels in (v2 `Trackingmore-Api-Key`, v4
+        `Tracking-Api-Key`: the endpoint's); the key is never put in a URL."""
         if not api_key:
             raise ConfigurationError(
                 "No TrackingMore API key: set TRACKINGMORE_API_KEY (or run `tm-pipeline demo`, "
@@ -72,7 +76,7 @@ class TrackingMoreClient:
         for prefix in ("http://", "https://"):
             self._session.mount(prefix, SendTimingAdapter())
         self._session.headers.update(
-            {API_KEY_HEADER: api_key, "Content-Type": "application/json", "Accept": "application/json"}
+            {auth_header: api_key, "Content-Type": "application/json", "Accept": "application/json"}
         )
 
     def close(self) -> None:
@@ -139,7 +143,7 @@ def _failed(kind: str, started: float) -> Attempt:
 def parse_envelope(
     http_status: int, body: bytes, latency_ms: float, decoder: msgspec.json.Decoder[Any] = ENVELOPE_DECODER
 ) -> Attempt:
-    """Split a v2 body into meta and data. A body that is not a v2 envelope is a failure, not a crash."""
+    """Split a body into meta and data. A body that is not an envelope is a failure, not a crash."""
     try:
         envelope = decode_tolerant(decoder, body)  # lone surrogates are data, not a failure
         meta_code = int(envelope.meta.code)

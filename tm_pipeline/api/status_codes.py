@@ -6,6 +6,7 @@ the checks judge them by category, and the extractor acts on `action`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -27,7 +28,7 @@ class Action(str, Enum):
 @dataclass(frozen=True)
 class StatusCode:
     code: int
-    type: str
+    type: str  # v2's meta.type; "" for versions without one
     meaning: str
     category: Category
     action: Action
@@ -83,9 +84,10 @@ SEED_TABLE: dict[int, StatusCode] = {
 }
 
 
-def classify(code: int) -> StatusCode:
-    """The seed-table entry for a code; unknown 5xx are transient, other unknown codes stop the run."""
-    known = SEED_TABLE.get(code)
+def classify(code: int, table: Mapping[int, StatusCode] | None = None) -> StatusCode:
+    """The entry for a code in `table` (the v2 seed table by default); unknown 5xx are transient,
+    other unknown codes stop the run."""
+    known = (SEED_TABLE if table is None else table).get(code)
     if known is not None:
         return known
     if 500 <= code <= 599:

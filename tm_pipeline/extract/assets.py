@@ -59,7 +59,7 @@ def _extract(
         )
 
     client = trackingmore.client()
-    fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
+    fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy(), trackingmore.endpoint())
 
     def extract_one(window: Window, repair_of: Manifest | None = None) -> ExtractSummary:
         return extract_window(fetcher, lake, window, trackingmore.page_limit, report, context.run.run_id, repair_of)
@@ -113,8 +113,8 @@ def _metadata(summaries: list[ExtractSummary], repairs: list[LakeRepair]) -> dic
     specs=[
         dg.AssetSpec(
             LAKE_TRACKINGS,
-            description="Every tracking returned by GET /v2/trackings/get, one Parquet file per page, "
-            "typed columns plus the item's original JSON.",
+            description="Every tracking returned by the list endpoint (GET /v2 or /v4 trackings/get), one "
+            "Parquet file per page, typed columns plus the item's original JSON.",
             kinds={"parquet"},
             metadata={"dagster/column_schema": column_schema(TRACKINGS_SCHEMA)},
         ),

@@ -1,5 +1,9 @@
 """Fetch one page: pace, attempt, record, and retry or stop according to the status-code table.
 
+What is asked and how the answer reads belong to the `ListEndpoint` (api/endpoints/): this loop
+renders the abstract query through it, decodes with its decoder and judges with its code table,
+so it is the same for every API version.
+
 Tenacity drives the retries; its "sleep" is handed to the pacer, so a backoff or the 429 pause
 simply moves the next allowed start and the pacer does the waiting — one clock for everything.
 After every attempt the pacer is told when the request really left and on what connection, so
@@ -20,11 +24,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tm_pipeline import settings
 from tm_pipeline.api import failures
 from tm_pipeline.api.client import Attempt, TrackingMoreClient
-from tm_pipeline.api.envelope import LIST_ENVELOPE_DECODER, ListPage
+from tm_pipeline.api.endpoints import ListEndpoint
+from tm_pipeline.api.endpoints.v2 import V2_LIST
+from tm_pipeline.api.envelope import ListPage
 from tm_pipeline.api.errors import ConfigurationError, RateLimitedError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
-from tm_pipeline.api.status_codes import Action, classify
+from tm_pipeline.api.status_codes import Action
 from tm_pipeline.extract.ledger import CallRecord, Ledger
 
 log = logging.getLogger(__name__)
@@ -67,9 +73,6 @@ def _error(state: RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome else None
 
 
-LIST_ENDPOINT = "/trackings/get"
-
-
 @dataclass
 class FetchedPage:
     """A list call that succeeded: the attempt, its page (None for 4031, "nothing to return") and
@@ -81,16 +84,25 @@ class FetchedPage:
 
 
 class PageFetcher:
-    """Fetches list pages, writing every attempt to the ledger it is given."""
+    """Fetches list pages of one endpoint, writing every attempt to the ledger it is given."""
 
-    def __init__(self, client: TrackingMoreClient, pacer: Pacer, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: TrackingMoreClient,
+        pacer: Pacer,
+        policy: RetryPolicy | None = None,
+        endpoint: ListEndpoint = V2_LIST,
+    ) -> None:
         self.client = client
         self.pacer = pacer
         self.policy = policy or RetryPolicy()
+        self.endpoint = endpoint
         self._rng = random.Random()
 
     def fetch(self, params: dict[str, Any], page: int, ledger: Ledger) -> FetchedPage:
         """Fetch until the call succeeds (or is an empty 4031); raise StopRunError or the last failure.
+
+        `params` are abstract (api/endpoints/base.py, including `page`); the endpoint renders them.
 
         When it raises, its attempts are handed to the ledger so the run's final commit lands them.
         """
@@ -123,20 +135,23 @@ class PageFetcher:
     def _attempt(
         self, params: dict[str, Any], page: int, attempt_number: int, ledger: Ledger, calls: list[CallRecord]
     ) -> tuple[Attempt, ListPage | None]:
+        endpoint = self.endpoint
+        query = endpoint.render_query(params)
         waited_s = self.pacer.wait_turn()
         requested_at = datetime.now(timezone.utc)
-        result = self.client.get(LIST_ENDPOINT, params, LIST_ENVELOPE_DECODER)
+        result = self.client.get(endpoint.path, query, endpoint.decoder)
         self.pacer.note_request(result.sent_at, result.new_connection, result.answered_at)
-        list_page = result.data if isinstance(result.data, ListPage) and result.code in (200, 201) else None
+        list_page = endpoint.page_of(result.data) if result.code in (200, 201) else None
         record = CallRecord(
             run_id=ledger.run_id,
             extraction_id=ledger.extraction_id,
             window_key=ledger.window_key,
             call_seq=ledger.next_seq(),
             requested_at=requested_at,
-            endpoint=LIST_ENDPOINT,
+            endpoint=endpoint.path,
+            api_version=endpoint.version,
             page=page,
-            params_json=json.dumps(params, sort_keys=True),
+            params_json=json.dumps(query, sort_keys=True),
             http_status=result.http_status,
             meta_code=result.meta_code,
             meta_type=result.meta_type,
@@ -151,9 +166,10 @@ class PageFetcher:
         )
         calls.append(record)
         ledger.count(record)
-        where = f"GET {LIST_ENDPOINT} page {page} with {params}"  # params never hold the key (it is a header)
+        # The query never holds the key (it is a header).
+        where = f"GET /{endpoint.version}{endpoint.path} page {page} with {query}"
         try:
-            return _judge(result, where, self.client, attempt_number), list_page
+            return _judge(result, where, self.client, attempt_number, endpoint), list_page
         except RateLimitedError:
             # Whether or not this page is retried, the key must now stay quiet: a run that gives up
             # here must not let the next run (which reads the pacer's state file) start at once.
@@ -171,12 +187,14 @@ def _pause_after_429() -> str:
 CONNECT_ATTEMPTS_BEFORE_CONFIGURATION_ERROR = 2
 
 
-def _judge(result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int) -> Attempt:
+def _judge(
+    result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int, endpoint: ListEndpoint
+) -> Attempt:
     """Return the attempt if it is usable; otherwise raise the error that says what happens next."""
     if result.failure is not None:
-        raise _failure_error(result, where, client, attempt_number)
+        raise _failure_error(result, where, client, attempt_number, endpoint)
     key_fingerprint = client.key_fingerprint
-    status = classify(result.code)  # type: ignore[arg-type]  # code is set whenever failure is None
+    status = endpoint.classify(result.code)  # type: ignore[arg-type]  # code is set whenever failure is None
     if status.action in (Action.ACCEPT, Action.TREAT_AS_EMPTY):
         if status.action is Action.ACCEPT and result.http_status not in (200, 201):
             raise TransientApiError(f"{where}: meta.code {result.meta_code} but HTTP {result.http_status}")
@@ -190,7 +208,7 @@ def _judge(result: Attempt, where: str, client: TrackingMoreClient, attempt_numb
 
 
 def _failure_error(
-    result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int
+    result: Attempt, where: str, client: TrackingMoreClient, attempt_number: int, endpoint: ListEndpoint
 ) -> ConfigurationError | TransientApiError:
     """No envelope came back: a configuration error if no TrackingMore API is at the address, else transient.
 
@@ -208,7 +226,7 @@ def _failure_error(
                 f"{where}: no TrackingMore API at {client.origin} ({tries}): {happened}. "
                 f"This address comes from {settings.BASE_URL_VAR} (when it is unset, the default is the local sandbox "
                 f"{settings.SANDBOX_BASE_URL}). What to check: "
-                f"{failures.what_to_check(kind, settings.PRODUCTION_BASE_URL)}; then rerun."
+                f"{failures.what_to_check(kind, endpoint.base_url_hint)}; then rerun."
             )
     earlier = " after answering earlier in this run" if not never_answered else ""
     return TransientApiError(f"{where}: {client.origin}{earlier}: {happened}")

@@ -25,9 +25,9 @@ LEDGER_SCHEMA = pa.schema(
         described("page", pa.int32(), "List page requested."),
         described("params_json", pa.string(), "Query parameters sent (never the key)."),
         described("http_status", pa.int32(), "HTTP status; null when no response arrived."),
-        described("meta_code", pa.int32(), "v2 meta.code; null when the body was not a v2 envelope."),
-        described("meta_type", pa.string(), "v2 meta.type."),
-        described("meta_message", pa.string(), "v2 meta.message."),
+        described("meta_code", pa.int32(), "meta.code; null when the body was not an envelope."),
+        described("meta_type", pa.string(), "v2 meta.type (v4 sends none: null)."),
+        described("meta_message", pa.string(), "meta.message."),
         described(
             "failure", pa.string(),
             "Why there was no envelope: timeout, connection, truncated, not_json, refused, dns, proxy or not_envelope.",
@@ -38,6 +38,8 @@ LEDGER_SCHEMA = pa.schema(
         described("response_bytes", pa.int64(), "Body size in bytes."),
         described("rows", pa.int32(), "Trackings in the page."),
         described("total_reported", pa.int64(), "The `total` the API reported for the query."),
+        # Last, and nullable: ledger parts written before it lack the column (they are v2 calls).
+        described("api_version", pa.string(), "The API version spoken (v2, v4): which code table judges meta_code."),
     ]
 )
 
@@ -50,6 +52,7 @@ class CallRecord:
     call_seq: int
     requested_at: datetime
     endpoint: str
+    api_version: str
     page: int | None
     params_json: str
     http_status: int | None

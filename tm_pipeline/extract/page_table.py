@@ -1,4 +1,7 @@
-"""Turn one page of v2 items into Arrow tables with explicit schemas (pure, no I/O).
+"""Turn one page of list items into Arrow tables with explicit schemas (pure, no I/O).
+
+Which JSON key feeds which typed column is the endpoint's `ItemFields` (api/endpoints/): the same
+columns hold the same facts whichever API version sent the page.
 
 Typed columns carry what the models need; `raw_json` carries each item's original bytes, so
 fields the schema does not know (or that arrive in unexpected shapes, like `customer_email` as a
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -22,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tm_pipeline.api.endpoints import ItemFields
+from tm_pipeline.api.endpoints.v2 import V2_ITEM_FIELDS
 from tm_pipeline.api.envelope import replace_lone_surrogates
 from tm_pipeline.contracts.fields import UTC_US, described
 from tm_pipeline.extract.quarantine import (
@@ -60,23 +66,20 @@ TRACKINGS_SCHEMA = pa.schema(
 )
 
 
-class ItemFields(msgspec.Struct, gc=False):
-    """The fields of a tracking that get typed columns; `Any` because the API is loose about types."""
-
-    id: Any = None
-    tracking_number: Any = None
-    carrier_code: Any = None
-    status: Any = None
-    substatus: Any = None
-    original_country: Any = None
-    destination_country: Any = None
-    created_at: Any = None
-    updated_at: Any = None
-    archived: Any = None
-    order_id: Any = None
+_TYPED_COLUMNS = (
+    "tracking_id", "tracking_number", "carrier_code", "status", "substatus", "original_country",
+    "destination_country", "created_at", "updated_at", "archived", "order_id",
+)
 
 
-_ITEM_DECODER = msgspec.json.Decoder(ItemFields)
+@lru_cache(maxsize=8)
+def _item_decoder(item_fields: ItemFields) -> msgspec.json.Decoder[Any]:
+    """A decoder of only the typed fields, named by landing column and read from the version's keys;
+    `Any` because the API is loose about types. Every other key is skipped without building objects."""
+    typed = msgspec.defstruct(
+        "TypedItem", [(column, Any, None) for column in _TYPED_COLUMNS], rename=item_fields.as_dict(), gc=False
+    )
+    return msgspec.json.Decoder(typed)
 
 _STRING_FIELDS = (
     "tracking_number", "carrier_code", "status", "substatus", "original_country", "destination_country", "order_id"
@@ -165,20 +168,25 @@ def _raw_json_column(raw_items: list[msgspec.Raw]) -> pa.Array:
 
 
 def items_to_table(
-    raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
+    raw_items: list[msgspec.Raw],
+    extraction_id: str,
+    page: int,
+    fetched_at: datetime,
+    item_fields: ItemFields = V2_ITEM_FIELDS,
 ) -> PageTables:
-    """One page of items (each the exact JSON bytes sent) as typed trackings plus a quarantine.
+    """One page of items (each the exact JSON bytes sent) as typed trackings plus a quarantine;
+    `item_fields` says which key of an item feeds which column (the endpoint's).
 
     Raises ValueError naming the page and the column only if a column still refuses after the
     malformed items were set aside (a case the per-item diagnosis does not know).
     """
-    items, problems = _decode_items(raw_items)
+    items, problems = _decode_items(raw_items, _item_decoder(item_fields), item_fields)
     if not problems:
         try:
             return PageTables(_typed_table(items, raw_items, extraction_id, page, fetched_at), _NO_QUARANTINE)
         except _ColumnRefused:
             pass  # rare: find the items to set aside, one by one
-    problems = {**_diagnose(items, raw_items), **problems}
+    problems = {**_diagnose(items, raw_items, item_fields), **problems}
     kept = [position for position in range(len(raw_items)) if position not in problems]
     try:
         trackings = _typed_table(
@@ -193,11 +201,11 @@ def items_to_table(
 
 
 def _typed_table(
-    items: list[ItemFields], raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
+    items: list[Any], raw_items: list[msgspec.Raw], extraction_id: str, page: int, fetched_at: datetime
 ) -> pa.Table:
     """The trackings of well-formed items; raises _ColumnRefused naming the first column that cannot be built."""
     n = len(items)
-    columns: dict[str, pa.Array] = {"tracking_id": _id_column([item.id for item in items])}
+    columns: dict[str, pa.Array] = {"tracking_id": _id_column([item.tracking_id for item in items])}
     for column in _STRING_FIELDS:
         columns[column] = _text_column([getattr(item, column) for item in items], column)
     for column in _TIMESTAMP_FIELDS:
@@ -210,30 +218,32 @@ def _typed_table(
     return pa.Table.from_pydict(columns, schema=TRACKINGS_SCHEMA)
 
 
-def _decode_items(raw_items: list[msgspec.Raw]) -> tuple[list[Any], dict[int, ItemProblem]]:
+def _decode_items(
+    raw_items: list[msgspec.Raw], decoder: msgspec.json.Decoder[Any], item_fields: ItemFields
+) -> tuple[list[Any], dict[int, ItemProblem]]:
     """The typed fields of every item; an item that is not a decodable object is None, with its problem."""
     try:
-        return [_ITEM_DECODER.decode(raw) for raw in raw_items], {}
+        return [decoder.decode(raw) for raw in raw_items], {}
     except msgspec.DecodeError:
         pass
     items: list[Any] = []
     problems: dict[int, ItemProblem] = {}
     for position, raw in enumerate(raw_items):
         try:
-            items.append(_ITEM_DECODER.decode(raw))
+            items.append(decoder.decode(raw))
         except msgspec.ValidationError as exc:  # valid JSON, but not an object
             items.append(None)
             problems[position] = ItemProblem(position, None, NOT_AN_OBJECT, f"the item is not a JSON object: {exc}")
         except msgspec.DecodeError as exc:
             items.append(None)
-            problems[position] = _undecodable(position, bytes(raw), exc)
+            problems[position] = _undecodable(position, bytes(raw), exc, item_fields.tracking_id)
     return items, problems
 
 
-def _undecodable(position: int, raw: bytes, exc: Exception) -> ItemProblem:
+def _undecodable(position: int, raw: bytes, exc: Exception, id_key: str) -> ItemProblem:
     sanitised = replace_lone_surrogates(raw)
     if sanitised is not raw:
-        field, tracking_id = _surrogate_field(sanitised)
+        field, tracking_id = _surrogate_field(sanitised, id_key)
         return ItemProblem(
             position, field, LONE_SURROGATE,
             "a string holds a lone UTF-16 surrogate escape such as \\ud800: valid JSON but not text, "
@@ -247,7 +257,7 @@ def _undecodable(position: int, raw: bytes, exc: Exception) -> ItemProblem:
     return ItemProblem(position, None, UNDECODABLE, f"the item cannot be decoded: {exc}")
 
 
-def _surrogate_field(sanitised: bytes) -> tuple[str | None, str | None]:
+def _surrogate_field(sanitised: bytes, id_key: str) -> tuple[str | None, str | None]:
     """The top-level field holding the (now replaced) lone surrogate, and the item's id if it is clean."""
     try:
         document = msgspec.json.decode(sanitised)
@@ -255,7 +265,7 @@ def _surrogate_field(sanitised: bytes) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(document, dict):
         return None, None
-    tracking_id = document.get("id")
+    tracking_id = document.get(id_key)
     tracking_id = tracking_id if isinstance(tracking_id, str) and tracking_id and "\ufffd" not in tracking_id else None
     for key, value in document.items():
         if "\ufffd" in key or "\ufffd" in msgspec.json.encode(value).decode():
@@ -273,47 +283,52 @@ def _sent_as(value: Any) -> str:
     return f"{_JSON_TYPES.get(type(value), type(value).__name__)} ({shown})"
 
 
-def _diagnose(items: list[Any], raw_items: list[msgspec.Raw]) -> dict[int, ItemProblem]:
+def _diagnose(items: list[Any], raw_items: list[msgspec.Raw], item_fields: ItemFields) -> dict[int, ItemProblem]:
     """The slow path: each decoded item checked against the rules the columns apply."""
     unparsable = {field: _unparsable_timestamps(items, field) for field in _TIMESTAMP_FIELDS}
     problems = {}
     for position, item in enumerate(items):
         if item is None:
             continue  # already a problem from decoding
-        found = _item_problem(item, position, unparsable)
+        found = _item_problem(item, position, unparsable, item_fields.as_dict())
         if found is None:
             try:
                 bytes(raw_items[position]).decode("utf-8")
             except UnicodeDecodeError as bad:
                 found = (None, INVALID_UTF8, f"the bytes are not UTF-8: {bad}")
         if found is not None:
-            tracking_id = item.id if isinstance(item.id, str) and item.id else None
+            tracking_id = item.tracking_id if isinstance(item.tracking_id, str) and item.tracking_id else None
             problems[position] = ItemProblem(position, *found, tracking_id=tracking_id)
     return problems
 
 
 def _item_problem(
-    item: ItemFields, position: int, unparsable: dict[str, set[int]]
+    item: Any, position: int, unparsable: dict[str, set[int]], key_of: dict[str, str]
 ) -> tuple[str | None, str, str] | None:
-    """(field, reason, detail) of the first rule this item breaks, or None."""
-    if item.id is None or item.id == "":
-        return "id", MISSING, "no 'id': a tracking cannot be landed without its key"
-    if not isinstance(item.id, str):
-        return "id", WRONG_TYPE, f"'id' is {_sent_as(item.id)}, expected a string"
-    for field in _STRING_FIELDS:
-        value = getattr(item, field)
+    """(field, reason, detail) of the first rule this item breaks, or None; `field` is the item's
+    key as sent (`key_of` maps a landing column to it)."""
+    id_key = key_of["tracking_id"]
+    if item.tracking_id is None or item.tracking_id == "":
+        return id_key, MISSING, f"no '{id_key}': a tracking cannot be landed without its key"
+    if not isinstance(item.tracking_id, str):
+        return id_key, WRONG_TYPE, f"'{id_key}' is {_sent_as(item.tracking_id)}, expected a string"
+    for column in _STRING_FIELDS:
+        value = getattr(item, column)
         if isinstance(value, _CONTAINERS):
-            return field, WRONG_TYPE, f"'{field}' is {_sent_as(value)}, expected a string"
-    for field in _TIMESTAMP_FIELDS:
-        value = getattr(item, field)
+            key = key_of[column]
+            return key, WRONG_TYPE, f"'{key}' is {_sent_as(value)}, expected a string"
+    for column in _TIMESTAMP_FIELDS:
+        value = getattr(item, column)
+        key = key_of[column]
         if not value:
             continue
         if not isinstance(value, str):
-            return field, WRONG_TYPE, f"'{field}' is {_sent_as(value)}, expected an ISO-8601 string"
-        if position in unparsable[field]:
-            return field, BAD_TIMESTAMP, f"'{field}' is {value[:40]!r}, not an ISO-8601 timestamp with offset"
+            return key, WRONG_TYPE, f"'{key}' is {_sent_as(value)}, expected an ISO-8601 string"
+        if position in unparsable[column]:
+            return key, BAD_TIMESTAMP, f"'{key}' is {value[:40]!r}, not an ISO-8601 timestamp with offset"
     if isinstance(item.archived, _CONTAINERS):
-        return "archived", WRONG_TYPE, f"'archived' is {_sent_as(item.archived)}, expected a boolean"
+        key = key_of["archived"]
+        return key, WRONG_TYPE, f"'{key}' is {_sent_as(item.archived)}, expected a boolean"
     return None
 
 

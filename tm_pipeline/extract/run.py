@@ -1,5 +1,8 @@
 """Walk every page of one list window and land it: the extraction a Dagster asset runs.
 
+The walk is the same for every API version: the fetcher's `ListEndpoint` renders the query,
+reads the page and says whether a `total` is reported at all.
+
 Paging ends on the data, never on `total`: a full page (as many rows as `limit`) means "ask for
 the next one", a short or empty page (or 4031) ends the walk. `total` is only a progress estimate;
 the real API has been seen to report half the rows it then serves.
@@ -27,6 +30,9 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tm_pipeline.api.endpoints import ItemFields
+from tm_pipeline.api.endpoints.base import CREATED_UNTIL, LIMIT, PAGE
+from tm_pipeline.api.endpoints.v2 import V2_LIST
 from tm_pipeline.api.envelope import ListPage
 from tm_pipeline.extract.fetch import FetchedPage, PageFetcher
 from tm_pipeline.extract.ledger import Ledger, calls_table
@@ -34,7 +40,7 @@ from tm_pipeline.extract.page_table import items_to_table
 from tm_pipeline.extract.windows import CREATED, FULL, UPDATED, SyncState, Window
 from tm_pipeline.landing.lake import COMPLETE, FAILED, Lake, Manifest
 
-MAX_PAGE_LIMIT = 2000
+MAX_PAGE_LIMIT = V2_LIST.max_page_limit  # v2's; each endpoint states its own
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ def extract_window(
     fetcher: PageFetcher,
     lake: Lake,
     window: Window,
-    page_limit: int = MAX_PAGE_LIMIT,
+    page_limit: int | None = None,
     progress: ProgressCallback = _log_progress,
     dagster_run_id: str = "",
     repair_of: Manifest | None = None,
@@ -120,9 +126,13 @@ def extract_window(
     """Fetch all pages of `window` into the lake, resuming an unfinished extraction of the same window.
 
     With `repair_of`, ask again exactly the damaged extraction's question (its frozen params) as a
-    new extraction that replaces it once complete (see extract/repair.py)."""
-    if not 1 <= page_limit <= MAX_PAGE_LIMIT:
-        raise ValueError(f"page_limit must be 1..{MAX_PAGE_LIMIT}, got {page_limit}")
+    new extraction that replaces it once complete (see extract/repair.py). `page_limit` None is
+    the endpoint's default page size."""
+    endpoint = fetcher.endpoint
+    if page_limit is None:
+        page_limit = endpoint.default_page_limit
+    if not 1 <= page_limit <= endpoint.max_page_limit:
+        raise ValueError(f"page_limit must be 1..{endpoint.max_page_limit} for {endpoint.version}, got {page_limit}")
     if repair_of is None:
         manifest = lake.resumable(window.key)
     else:
@@ -135,7 +145,7 @@ def extract_window(
             new_extraction_id(), window.key, dict(repair_of.params), supersedes=[repair_of.extraction_id]
         )
     elif manifest is None:
-        params = {"limit": page_limit, "created_at_max": int(time.time()), **window.filters}
+        params = {LIMIT: page_limit, CREATED_UNTIL: int(time.time()), **window.filters}
         manifest = Manifest(new_extraction_id(), window.key, params)
     else:
         resumed_from = max(manifest.pages, default=0) + 1
@@ -183,12 +193,12 @@ def _walk_pages(
     request start, so this only hides our own processing behind the server's latency; at most two
     pages are in memory.
     """
-    page_limit = int(manifest.params["limit"])
+    page_limit = int(manifest.params[LIMIT])
     first_page = page = max(manifest.pages, default=0) + 1
     previous_first_item: bytes | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
         next_fetch: Future[FetchedPage] | None = prefetcher.submit(
-            fetcher.fetch, {**manifest.params, "page": page}, page, ledger
+            fetcher.fetch, {**manifest.params, PAGE: page}, page, ledger
         )
         try:
             while next_fetch is not None:
@@ -203,12 +213,13 @@ def _walk_pages(
                     break
                 previous_first_item = first_item
                 rows_on_page = len(fetched.page.items)
-                _record_total(manifest, fetched.page, page)
+                if fetcher.endpoint.reports_total:
+                    _record_total(manifest, fetched.page, page)
                 if rows_on_page >= page_limit:
                     next_fetch = prefetcher.submit(
-                        fetcher.fetch, {**manifest.params, "page": page + 1}, page + 1, ledger
+                        fetcher.fetch, {**manifest.params, PAGE: page + 1}, page + 1, ledger
                     )
-                _commit(lake, manifest, ledger, fetched, fetched.page, page)
+                _commit(lake, manifest, ledger, fetched, fetched.page, page, fetcher.endpoint.item_fields)
                 pages_expected = _pages_expected(manifest, page, page_limit, more=next_fetch is not None)
                 elapsed = time.monotonic() - started
                 progress(
@@ -271,9 +282,15 @@ def _judge_total(manifest: Manifest) -> None:
 
 
 def _commit(
-    lake: Lake, manifest: Manifest, ledger: Ledger, fetched: FetchedPage, listed: ListPage, page: int
+    lake: Lake,
+    manifest: Manifest,
+    ledger: Ledger,
+    fetched: FetchedPage,
+    listed: ListPage,
+    page: int,
+    item_fields: ItemFields,
 ) -> None:
-    landed = items_to_table(listed.items, manifest.extraction_id, page, datetime.now(timezone.utc))
+    landed = items_to_table(listed.items, manifest.extraction_id, page, datetime.now(timezone.utc), item_fields)
     table = landed.trackings
     manifest.max_updated_at = _newest(manifest.max_updated_at, table["updated_at"])
     manifest.max_created_at = _newest(manifest.max_created_at, table["created_at"])

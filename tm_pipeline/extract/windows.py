@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from tm_pipeline.api.endpoints.base import CREATED_SINCE, CREATED_UNTIL, UPDATED_SINCE
 from tm_pipeline.contracts.windows import PARTITION_PREFIX
 
 FULL = "full"
@@ -20,6 +21,9 @@ CREATED = "created"
 
 @dataclass(frozen=True)
 class Window:
+    """A slice of the account. `filters` are abstract (api/endpoints/base.py: instants in unix
+    seconds); the endpoint renders them in its version's names and formats."""
+
     key: str
     filters: dict[str, Any] = field(default_factory=dict)
 
@@ -45,7 +49,7 @@ def full_window() -> Window:
 def created_day_window(day: date) -> Window:
     start = int(datetime.combine(day, time.min, tzinfo=timezone.utc).timestamp())
     end = int(datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.utc).timestamp()) - 1
-    return Window(f"{PARTITION_PREFIX}{day.isoformat()}", {"created_at_min": start, "created_at_max": end})
+    return Window(f"{PARTITION_PREFIX}{day.isoformat()}", {CREATED_SINCE: start, CREATED_UNTIL: end})
 
 
 def incremental_windows(state: SyncState, overlap_s: float) -> list[Window]:
@@ -58,6 +62,6 @@ def incremental_windows(state: SyncState, overlap_s: float) -> list[Window]:
         return [full_window()]
     overlap = int(max(overlap_s, 2 * state.longest_run_s))
     return [
-        Window(UPDATED, {"update_time_min": max(1, state.max_updated_at - overlap)}),
-        Window(CREATED, {"created_at_min": max(1, state.max_created_at - overlap)}),
+        Window(UPDATED, {UPDATED_SINCE: max(1, state.max_updated_at - overlap)}),
+        Window(CREATED, {CREATED_SINCE: max(1, state.max_created_at - overlap)}),
     ]

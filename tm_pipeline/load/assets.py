@@ -11,7 +11,6 @@ from typing import Any
 
 import dagster as dg
 
-from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
@@ -26,6 +25,7 @@ from tm_pipeline.load.raw_tables import (
     STATUS_CODES_SCHEMA,
     LoadSummary,
     load_raw_tables,
+    status_codes_table,
 )
 from tm_pipeline.resources import LakeResource, WarehouseResource
 
@@ -134,7 +134,8 @@ def warehouse_raw_tables(
         asset_key=RAW_API_CALLS,
         metadata={"dagster/row_count": summary.api_calls, "files_loaded": len(audit.api_calls_files)},
     )
-    yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": len(SEED_TABLE)})
+    seed_rows = status_codes_table().num_rows
+    yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": seed_rows})
     yield dg.MaterializeResult(asset_key=RAW_QUARANTINE, metadata={"dagster/row_count": summary.quarantined})
     yield from _integrity_results(store, audit)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from tm_pipeline.api.status_codes import SEED_TABLE
+from tm_pipeline.api.endpoints import LIST_ENDPOINTS
 from tm_pipeline.contracts.fields import described
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
@@ -49,18 +49,29 @@ CHECKPOINTS_SCHEMA = pa.schema(
 
 STATUS_CODES_SCHEMA = pa.schema(
     [
-        described("code", pa.int32(), "v2 meta.code (or HTTP status)."),
-        described("type", pa.string(), "meta.type the API sends with it."),
+        described("code", pa.int32(), "meta.code (or HTTP status)."),
+        described("type", pa.string(), "meta.type the API sends with it (v2; empty for v4)."),
         described("meaning", pa.string(), "What it means."),
         described("category", pa.string(), "How checks judge it: ok, empty, rate_limited, transient, auth, ..."),
         described("action", pa.string(), "What the extractor does: accept, pause, retry, stop, ..."),
         described("what_to_do", pa.string(), "The advice the pipeline gives when it stops on it."),
+        described("api_version", pa.string(), "The API version whose table this row is (v2, v4)."),
     ]
 )
 
+# A checkpoint's keys differ by API version; each column reads the first key present, in the
+# order of api/endpoints (the per-version spellings live there, as data).
+_CHECKPOINT_KEYS: dict[str, list[str]] = {}
+for _endpoint in LIST_ENDPOINTS.values():
+    for _column, _key in vars(_endpoint.checkpoint_fields).items():
+        if _key is not None and _key not in _CHECKPOINT_KEYS.setdefault(_column, []):
+            _CHECKPOINT_KEYS[_column].append(_key)
 _CHECKPOINTS_TYPE = (
-    '[{"Date":"VARCHAR","checkpoint_status":"VARCHAR","substatus":"VARCHAR",'
-    '"StatusDescription":"VARCHAR","Details":"VARCHAR","ItemNode":"VARCHAR"}]'
+    "[{" + ",".join(f'"{key}":"VARCHAR"' for keys in _CHECKPOINT_KEYS.values() for key in keys) + "}]"
+)
+_CHECKPOINT_COLUMNS = ",\n       ".join(
+    "coalesce(" + ", ".join(f'checkpoint."{key}"' for key in keys) + f") AS {column}"
+    for column, keys in _CHECKPOINT_KEYS.items()
 )
 _LEGS_TYPE = (
     f'{{"origin_info":{{"trackinfo":{_CHECKPOINTS_TYPE}}},'
@@ -115,19 +126,20 @@ WITH parsed AS (
     FROM by_leg
 )
 SELECT tracking_id, leg, position,
-       checkpoint."Date" AS checkpoint_date,
-       checkpoint.checkpoint_status AS checkpoint_status,
-       checkpoint.substatus AS substatus,
-       checkpoint."StatusDescription" AS status_description,
-       checkpoint."Details" AS details,
-       checkpoint."ItemNode" AS item_node
+       {_CHECKPOINT_COLUMNS}
 FROM checkpoints
 """
 
 
 def status_codes_table() -> pa.Table:
-    """The seed table of API codes as data, so SQL judges codes exactly as the extractor acts on them."""
-    entries = sorted(SEED_TABLE.values(), key=lambda entry: entry.code)
+    """The seed tables of API codes (every version's) as data, so SQL judges codes exactly as the
+    extractor acts on them."""
+    versioned = [
+        (version, entry)
+        for version, endpoint in LIST_ENDPOINTS.items()
+        for entry in sorted(endpoint.code_table.values(), key=lambda entry: entry.code)
+    ]
+    entries = [entry for _, entry in versioned]
     return pa.Table.from_pydict(
         {
             "code": [e.code for e in entries],
@@ -136,6 +148,7 @@ def status_codes_table() -> pa.Table:
             "category": [e.category.value for e in entries],
             "action": [e.action.value for e in entries],
             "what_to_do": [e.what_to_do for e in entries],
+            "api_version": [version for version, _ in versioned],
         },
         schema=STATUS_CODES_SCHEMA,
     )
