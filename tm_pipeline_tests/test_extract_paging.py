@@ -39,7 +39,11 @@ def sandbox(module_sandbox: SandboxServer) -> Iterator[SandboxServer]:
 
 
 def _extract(
-    server: SandboxServer, data_dir: Path, window: Window, progress: ProgressCallback = lambda progress: None
+    server: SandboxServer,
+    data_dir: Path,
+    window: Window,
+    progress: ProgressCallback = lambda progress: None,
+    page_limit: int | None = None,
 ) -> ExtractSummary:
     trackingmore = default_resources(
         data_dir, base_url=server.base_url, api_key=KEY, list_rate_per_s=RATE_PER_S
@@ -47,7 +51,7 @@ def _extract(
     client = trackingmore.client()
     try:
         fetcher = PageFetcher(client, trackingmore.pacer(), trackingmore.retry_policy())
-        return extract_window(fetcher, Lake(data_dir / "lake"), window, progress=progress)
+        return extract_window(fetcher, Lake(data_dir / "lake"), window, page_limit=page_limit, progress=progress)
     finally:
         client.close()
 
@@ -75,6 +79,21 @@ def test_total_too_low_still_lands_every_tracking_and_records_drift(sandbox: San
     assert [event for event in summary.drift if "reported only 2499" in event], summary.drift
     assert summary.possible_gaps == [], "more rows than total is a wrong total, not a missed row"
     assert sync_state(Lake(tmp_path / "lake").manifests()).max_updated_at is not None
+
+
+def test_the_empty_page_that_ends_a_walk_is_in_the_ledger(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """5,000 rows in 1,000-row pages: five full pages, then an empty sixth that lands no page file.
+    Its call is still evidence, so it must reach the ledger (it used to be dropped)."""
+    served_before = _list_pages_served(sandbox)
+
+    summary = _extract(sandbox, tmp_path, full_window(), page_limit=1000)
+
+    assert _list_pages_served(sandbox) - served_before == 6
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        load_raw_tables(connection, Lake(tmp_path / "lake"))
+        calls = connection.execute("SELECT page, rows FROM raw.api_calls ORDER BY call_seq").fetchall()
+    assert calls == [(1, 1000), (2, 1000), (3, 1000), (4, 1000), (5, 1000), (6, 0)]
+    assert summary.calls == 6 and summary.pages == 5
 
 
 def test_total_too_high_records_drift_and_holds_the_watermark(sandbox: SandboxServer, tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ class PageFetcher:
         calls.append(record)
         ledger.count(record)
         # The query never holds the key (it is a header).
-        where = f"GET /{endpoint.version}{endpoint.path} page {page} with {query}"
+        where = f"GET {endpoint.path} page {page} with {query}"
         try:
             return _judge(result, where, self.client, attempt_number, endpoint), list_page
         except RateLimitedError:

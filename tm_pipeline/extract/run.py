@@ -205,7 +205,10 @@ def _walk_pages(
                 fetched = next_fetch.result()
                 next_fetch = None
                 if fetched.page is None or not fetched.page.items:
-                    break  # past the end; 4031 means "nothing to return": an empty result, not an error
+                    # Past the end; 4031 means "nothing to return": an empty result, not an error.
+                    # No page lands, so its calls go with the run's final commit (they are evidence).
+                    ledger.keep_unlanded(fetched.calls)
+                    break
                 first_item = bytes(fetched.page.items[0])
                 if first_item == previous_first_item:
                     # A server that ignores `page` would otherwise be paged forever.
