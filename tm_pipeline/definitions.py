@@ -39,6 +39,7 @@ def default_resources(
             base_url=base_url or settings.base_url(),
             api_key=api_key or dg.EnvVar(settings.API_KEY_VAR),
             **{
+                "api_version": settings.api_version(),
                 "list_rate_per_s": settings.list_rate_per_s(),
                 "max_transient_retries": settings.max_transient_retries(),
                 "state_dir": str(root / "state"),

@@ -14,6 +14,7 @@ API_KEY_VAR = "TRACKINGMORE_API_KEY"
 BASE_URL_VAR = "TRACKINGMORE_BASE_URL"
 DATA_DIR_VAR = "TM_DATA_DIR"
 LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
+API_VERSION_VAR = "TRACKINGMORE_API_VERSION"
 MAX_RETRIES_VAR = "TRACKINGMORE_MAX_RETRIES"
 BACKFILL_START_VAR = "TM_BACKFILL_START"
 
@@ -27,6 +28,11 @@ def data_dir() -> Path:
 
 def base_url() -> str:
     return os.environ.get(BASE_URL_VAR, SANDBOX_BASE_URL)
+
+
+def api_version() -> str:
+    """v2 or v4; "" (unset) means: the version the base URL's path names, else v2."""
+    return os.environ.get(API_VERSION_VAR, "").strip()
 
 
 def list_rate_per_s() -> float | None:

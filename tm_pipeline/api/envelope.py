@@ -116,6 +116,8 @@ def decode_tolerant(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     data = getattr(decoded, "data", None)
     if isinstance(data, ListPage):
         data.items = _original_items(body, sanitised, data.items)
+    elif isinstance(data, list) and data and all(isinstance(item, msgspec.Raw) for item in data):
+        decoded.data = _original_items(body, sanitised, data)  # a bare array of items (v4)
     return decoded
 
 

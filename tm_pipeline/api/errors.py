@@ -44,8 +44,9 @@ class ApiError(PipelineError):
         self.code = status.code
         self.key_fingerprint = key_fingerprint
         hint = f" What to do: {status.what_to_do}" if status.what_to_do else ""
+        described = f"{status.type}: {status.meaning}" if status.type else status.meaning  # v4 has no type
         super().__init__(
-            f"TrackingMore answered {status.code} ({status.type}: {status.meaning}) for API key "
+            f"TrackingMore answered {status.code} ({described}) for API key "
             f"{key_fingerprint}: {detail.rstrip('.')}.{hint}"
         )
 

@@ -28,6 +28,7 @@ from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.checkpoint_keys import LEGS_TYPE, MILESTONE_COLUMNS, checkpoint_columns, leg_columns
 
 # raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
 RAW_TRACKINGS_SCHEMA = TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json"))
@@ -57,25 +58,6 @@ STATUS_CODES_SCHEMA = pa.schema(
         described("what_to_do", pa.string(), "The advice the pipeline gives when it stops on it."),
         described("api_version", pa.string(), "The API version whose table this row is (v2, v4)."),
     ]
-)
-
-# A checkpoint's keys differ by API version; each column reads the first key present, in the
-# order of api/endpoints (the per-version spellings live there, as data).
-_CHECKPOINT_KEYS: dict[str, list[str]] = {}
-for _endpoint in LIST_ENDPOINTS.values():
-    for _column, _key in vars(_endpoint.checkpoint_fields).items():
-        if _key is not None and _key not in _CHECKPOINT_KEYS.setdefault(_column, []):
-            _CHECKPOINT_KEYS[_column].append(_key)
-_CHECKPOINTS_TYPE = (
-    "[{" + ",".join(f'"{key}":"VARCHAR"' for keys in _CHECKPOINT_KEYS.values() for key in keys) + "}]"
-)
-_CHECKPOINT_COLUMNS = ",\n       ".join(
-    "coalesce(" + ", ".join(f'checkpoint."{key}"' for key in keys) + f") AS {column}"
-    for column, keys in _CHECKPOINT_KEYS.items()
-)
-_LEGS_TYPE = (
-    f'{{"origin_info":{{"trackinfo":{_CHECKPOINTS_TYPE}}},'
-    f'"destination_info":{{"trackinfo":{_CHECKPOINTS_TYPE}}}}}'
 )
 
 # The winner of each tracking is chosen on narrow columns first and the wide rows (raw_json) are
@@ -114,19 +96,19 @@ SEMI JOIN raw.trackings AS kept
 _CHECKPOINTS_SQL = f"""
 CREATE OR REPLACE TABLE raw.checkpoints AS
 WITH parsed AS (
-    SELECT tracking_id, json_transform(raw_json, '{_LEGS_TYPE}') AS legs FROM ({_TRACKING_JSON_SQL})
+    SELECT tracking_id, json_transform(raw_json, '{LEGS_TYPE}') AS legs FROM ({_TRACKING_JSON_SQL})
 ), by_leg AS (
-    SELECT tracking_id, 'origin' AS leg, legs.origin_info.trackinfo AS trackinfo FROM parsed
+    SELECT tracking_id, 'origin' AS leg, {leg_columns("origin_info")} FROM parsed
     UNION ALL
-    SELECT tracking_id, 'destination' AS leg, legs.destination_info.trackinfo AS trackinfo FROM parsed
+    SELECT tracking_id, 'destination' AS leg, {leg_columns("destination_info")} FROM parsed
 ), checkpoints AS (
-    SELECT tracking_id, leg,
+    SELECT tracking_id, leg{MILESTONE_COLUMNS},
            (generate_subscripts(trackinfo, 1) - 1)::INTEGER AS position,
            unnest(trackinfo) AS checkpoint
     FROM by_leg
 )
 SELECT tracking_id, leg, position,
-       {_CHECKPOINT_COLUMNS}
+       {checkpoint_columns()}
 FROM checkpoints
 """
 

@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accepted list requests per second per key (0 = unthrottled)",
     )
     parser.add_argument(
+        "--v4-list-rate",
+        type=float,
+        default=10.0,
+        help="accepted v4 list requests per second per key (0 = unthrottled)",
+    )
+    parser.add_argument(
         "--rate-penalty",
         type=float,
         metavar="SECONDS",
@@ -121,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         api_keys=tuple(args.api_keys or ("sandbox-key",)),
         list_rate_per_s=args.list_rate or None,
+        v4_list_rate_per_s=args.v4_list_rate or None,
         other_rate_per_s=args.other_rate or None,
         mirror_http_status=args.mirror_http_status,
         balance=args.balance,
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         )
     for api_key in config.api_keys:
         print(f"  header  Trackingmore-Api-Key: {api_key}")
+    print(f"  v4      {server.base_url_v4}  (same trackings; header Tracking-Api-Key)")
     admin = server.base_url.removesuffix("/v2") + "/_sandbox"
     print(f"  admin   {admin}/stats  {admin}/clock  {admin}/faults  {admin}/truth  {admin}/trackings")
     print("  Ctrl-C to stop", flush=True)  # scripts that start us in the background read this

@@ -28,6 +28,8 @@ class SandboxConfig:
     plus this delay on a new connection. `close_connection_rate` is the share of v2 replies after
     which the server closes the connection (`Connection: close`, drawn from `close_connection_seed`),
     so a client keeps paying for new connections. `strict()` combines them.
+    `v4_list_rate_per_s` throttles `GET /v4/trackings/get` (§10.6: 10/s), with the same tolerance
+    and penalty (so `strict()` holds v4 to 10/s with no tolerance and the two-minute penalty).
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
     `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
@@ -45,6 +47,7 @@ class SandboxConfig:
     handshake_delay_s: float = 0.0
     close_connection_rate: float = 0.0
     close_connection_seed: int = 0
+    v4_list_rate_per_s: float | None = 10.0
     realtime_rate_per_s: float | None = 3.0
     other_rate_per_s: float | None = 1.0
     realtime_shipment_interval_s: int = 7200

@@ -7,6 +7,8 @@ the next N list requests answer 429 regardless of pacing.
 Two list-endpoint lies are not drawn but always applied: a wrong `total` (`total_override`, or the
 real count times `total_scale`), and malformed items (`malformed_items` maps a tracking's position
 in the account's list order, as `truth_trackings()` lists it, to a mutation of malformed.py).
+`page_caps` (v4 list only) maps a page number to the most items that page serves: a short (or,
+with 0, empty) page in the middle of a walk, which v4's total-less paging cannot tell from the end.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class FaultConfig:
     total_override: int | None = None
     total_scale: float = 1.0
     malformed_items: Mapping[str, str] = field(default_factory=dict)
+    page_caps: Mapping[str, int] = field(default_factory=dict)
+
+    def page_cap(self, page: int) -> int | None:
+        """The most items v4 page `page` serves, or None for no cap."""
+        return self.page_caps.get(str(page))
 
     def __post_init__(self) -> None:
         unknown = set(self.malformed_items.values()) - set(MUTATIONS)
@@ -65,6 +72,9 @@ class FaultConfig:
         malformed = settings.pop("malformed_items", {})
         if not isinstance(malformed, Mapping):
             raise ValueError("malformed_items must map list positions to mutations")
+        caps = settings.pop("page_caps", {})
+        if not isinstance(caps, Mapping):
+            raise ValueError("page_caps must map page numbers to item counts")
         whole: dict[str, Any] = {
             name: int(str(settings.pop(name))) for name in ("burst_429", "seed") if name in settings
         }
@@ -73,13 +83,14 @@ class FaultConfig:
         return cls(
             error_rates=error_rates,
             malformed_items={str(position): str(mutation) for position, mutation in malformed.items()},
+            page_caps={str(page): int(str(cap)) for page, cap in caps.items()},
             total_override=None if override is None else int(str(override)),
             **whole,
             **fractions,
         )
 
     def as_dict(self) -> dict[str, object]:
-        mappings = ("error_rates", "malformed_items")
+        mappings = ("error_rates", "malformed_items", "page_caps")
         return {
             f.name: dict(getattr(self, f.name)) if f.name in mappings else getattr(self, f.name)
             for f in fields(self)

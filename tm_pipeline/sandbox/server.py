@@ -1,9 +1,10 @@
-"""SandboxServer: the stand-in TrackingMore v2 API over real HTTP on a local port.
+"""SandboxServer: the stand-in TrackingMore v2 API (and v4's list endpoint) over real HTTP on a local port.
 
 The transport (transport.py) is the standard library's ThreadingHTTPServer on HTTP/1.1
 keep-alive, so clients exercise the connection handling they use in production.
 Each v2 request goes: fault draw → route (404/405) → API key (4001/4002) → per-key rate limit
-(429) → endpoint. Admin endpoints under `/_sandbox/` exist only here and need no key.
+(429) → endpoint. Admin endpoints under `/_sandbox/` exist only here and need no key. Requests under `/v4/` are
+answered by v4_api.py from the same store (same shipments, same ground truth).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .truth_journeys import (
     DEFAULT_STUCK_AFTER_DAYS,
     expected_journey_metrics,
 )
+from .v4_api import V4_API_KEY_HEADER, V4_LIST_PATH, v4_error, v4_list
 
 API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
@@ -91,6 +93,7 @@ class SandboxServer:
             "list": IntervalLimiter(self.config.list_rate_per_s, tolerance, penalty),
             "realtime": IntervalLimiter(self.config.realtime_rate_per_s, tolerance, penalty),
             "other": IntervalLimiter(self.config.other_rate_per_s, tolerance, penalty),
+            "v4_list": IntervalLimiter(self.config.v4_list_rate_per_s, tolerance, penalty),
         }
         self.faults = FaultInjector(self.config.faults)
         self._stats = RequestStats()
@@ -143,6 +146,11 @@ class SandboxServer:
             host = host.decode()
         return f"http://{host}:{port}/v2"
 
+    @property
+    def base_url_v4(self) -> str:
+        """The same account spoken to as v4 (`.../v4`)."""
+        return self.base_url.removesuffix("/v2") + "/v4"
+
     # --- account, clock, faults and audit --------------------------------------------------
 
     def add_api_key(self, api_key: str) -> None:
@@ -168,6 +176,8 @@ class SandboxServer:
         snapshot["max_list_rate_per_key"] = self._limiters["list"].max_rate_per_scope()
         snapshot["min_list_gap_s_per_key"] = self._limiters["list"].min_gap_per_scope()
         snapshot["list_429_per_key"] = self._limiters["list"].refused_per_scope()
+        snapshot["max_v4_list_rate_per_key"] = self._limiters["v4_list"].max_rate_per_scope()
+        snapshot["v4_list_429_per_key"] = self._limiters["v4_list"].refused_per_scope()
         with self._churn_lock:
             snapshot["connections_opened"] = self._connections_opened
             snapshot["arrivals_without_kernel_stamp"] = self._arrivals_without_stamp
@@ -216,6 +226,8 @@ class SandboxServer:
         `arrived_at` (time.monotonic) is when the request counts as arrived for the rate limit."""
         if path.startswith("/_sandbox/"):
             return Outcome(path, admin_reply(self, method, path, body))
+        if path.startswith("/v4/"):
+            return self._handle_v4(method, path, query, headers, arrived_at)
         endpoint, params = _route(path)
         fault = self.faults.draw()
         if fault is not None and fault.kind != "error":
@@ -225,6 +237,37 @@ class SandboxServer:
             reply = gateway_error(fault.code) if fault.code in GATEWAY_CODES else error(fault.code)
             return Outcome(endpoint, reply, fault)
         return Outcome(endpoint, self._answer(method, endpoint, params, query, headers, body, arrived_at))
+
+    def _handle_v4(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], arrived_at: float | None
+    ) -> Outcome:
+        """A v4 request: the same faults as v2 (error codes in v4's envelope), then the v4 answer."""
+        endpoint = V4_LIST_PATH if path.rstrip("/") == V4_LIST_PATH else UNKNOWN_ENDPOINT
+        fault = self.faults.draw()
+        if fault is not None and fault.code is not None:
+            reply = gateway_error(fault.code) if fault.code in GATEWAY_CODES else v4_error(fault.code)
+            return Outcome(endpoint, reply, fault)
+        return Outcome(endpoint, self._answer_v4(method, endpoint, query, headers, arrived_at), fault)
+
+    def _answer_v4(
+        self, method: str, endpoint: str, query: dict[str, str], headers: dict[str, str], arrived_at: float | None
+    ) -> Reply:
+        if endpoint == UNKNOWN_ENDPOINT:
+            return v4_error(404)
+        if method != "GET":
+            return v4_error(400, "trackings/get takes GET")
+        api_key = headers.get(V4_API_KEY_HEADER, "")
+        if self.account.key_code(api_key) != 200:
+            return v4_error(401)
+        if self.faults.take_burst_429():
+            self._stats.record_fault("burst_429")
+            return v4_error(429)
+        if not self._limiters["v4_list"].admit(key_fingerprint(api_key), arrived_at):
+            return v4_error(429)
+        reply = v4_list(self.store, query, self.faults.config.page_cap)
+        if reply.code == 200:
+            self._after_list_page()
+        return reply
 
     def connection_opened(self) -> None:
         """Counted in stats, so a test can see that closing connections forced new ones."""

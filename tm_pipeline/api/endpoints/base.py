@@ -60,7 +60,12 @@ class ItemFields:
 @dataclass(frozen=True)
 class CheckpointFields:
     """The keys of one checkpoint in `origin_info.trackinfo[]` / `destination_info.trackinfo[]`,
-    per raw.checkpoints column; None where the version has no such key."""
+    per raw.checkpoints column; None where the version has no such key.
+
+    `milestone_dates` is for versions that date milestones on the leg instead of naming them on
+    the checkpoint: (item_node value, JSON path under the leg); a checkpoint without an item node
+    whose date equals that milestone's date gets the node.
+    """
 
     checkpoint_date: str
     checkpoint_status: str
@@ -68,6 +73,7 @@ class CheckpointFields:
     status_description: str
     details: str | None
     item_node: str | None
+    milestone_dates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
