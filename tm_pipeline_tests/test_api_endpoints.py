@@ -113,3 +113,18 @@ def test_stg_api_calls_judges_a_code_by_its_versions_table(
         build_model(connection, load_project(SQL_DIR).models["stg_api_calls"])
         judged = connection.execute("select api_version, outcome from main.stg_api_calls").fetchall()
     assert judged == [(api_version or "v2", outcome)]
+
+
+def test_completeness_is_not_judged_for_a_version_without_a_total(tmp_path: Path) -> None:
+    """v4 reports no total: its runs pass api_completeness with a note instead of a WARN every
+    run; a v2 run without a total still warns."""
+    from tm_pipeline.checks.api_ledger import judge_completeness, read_latest_run
+
+    for api_version, passed in (("v4", True), ("v2", False)):
+        with duckdb.connect(str(tmp_path / f"{api_version}.duckdb")) as connection:
+            create_raw_tables(connection)
+            row = {**api_call_row(1), "api_version": api_version, "total_reported": None}
+            insert_rows(connection, "api_calls", [row])
+            build_model(connection, load_project(SQL_DIR).models["stg_api_calls"])
+            verdict = judge_completeness(read_latest_run(connection))
+        assert (api_version, verdict.passed) == (api_version, passed)

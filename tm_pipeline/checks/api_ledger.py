@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tm_pipeline.api.endpoints import LIST_ENDPOINTS
 from tm_pipeline.contracts.outcomes import NO_ENVELOPE, Category
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import SEVERITY
@@ -22,6 +23,11 @@ from tm_pipeline.resources import WarehouseResource
 # wrong window or filter when it dominates. 4032 means the courier could not be detected.
 EMPTY_SHARE_WARN_ABOVE = 0.5
 DETECTION_SHARE_WARN_ABOVE = 0.05
+
+# API versions whose list endpoint reports no total (v4): their completeness cannot be judged.
+VERSIONS_WITHOUT_TOTAL = frozenset(
+    version for version, endpoint in LIST_ENDPOINTS.items() if not endpoint.reports_total
+)
 
 # Outcomes of a page that has not (yet) come back: server trouble, or no envelope at all.
 _UNRECOVERED = f"('{Category.TRANSIENT.value}', '{NO_ENVELOPE}')"
@@ -49,6 +55,7 @@ class LedgerRun:
     calls_by_outcome: dict[str, int]
     server_error_pages: list[dict[str, Any]]  # pages that saw a 5xx/no-envelope attempt
     fetched_vs_reported: list[dict[str, Any]]  # per extraction touched by the run
+    api_versions: frozenset[str] = frozenset()  # the API versions the run spoke
 
     @property
     def calls(self) -> int:
@@ -96,7 +103,9 @@ def read_latest_run(connection: duckdb.DuckDBPyConnection) -> LedgerRun:
         calls_by_code[row["response_code"]] = calls_by_code.get(row["response_code"], 0) + row["calls"]
         calls_by_outcome[row["outcome"]] = calls_by_outcome.get(row["outcome"], 0) + row["calls"]
     run_id = by_code[0]["run_id"] if by_code else None
-    return LedgerRun(run_id, calls_by_code, calls_by_outcome, server_error_pages, fetched_vs_reported)
+    spoken = records(f"select distinct api_version from ({LATEST_RUN_CALLS})")
+    versions = frozenset(row["api_version"] for row in spoken)
+    return LedgerRun(run_id, calls_by_code, calls_by_outcome, server_error_pages, fetched_vs_reported, versions)
 
 
 def _count_check(outcome: Category, severity: str) -> Callable[[LedgerRun], LedgerVerdict]:
@@ -138,8 +147,14 @@ def judge_server_errors(run: LedgerRun) -> LedgerVerdict:
 
 def judge_completeness(run: LedgerRun) -> LedgerVerdict:
     """Rows fetched over distinct pages vs the total the API reported (ledger column
-    total_reported). Without any reported total completeness cannot be judged: WARN."""
+    total_reported). Without any reported total completeness cannot be judged: WARN, unless the
+    run spoke only versions that never report one (v4), where there is nothing to judge."""
     reported = [row for row in run.fetched_vs_reported if row["total_reported"] is not None]
+    if not reported and run.api_versions and run.api_versions <= VERSIONS_WITHOUT_TOTAL:
+        return LedgerVerdict(
+            True, "warn", 0.0,
+            {"note": "the API version reports no total: completeness is not judged (a short page ends the walk)"},
+        )
     if not reported:
         return LedgerVerdict(
             run.calls == 0, "warn", 0.0, {"note": "no total_reported in the latest run's ledger"}
