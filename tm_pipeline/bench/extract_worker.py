@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tm_pipeline.api.client import TrackingMoreClient
+from tm_pipeline.api.endpoints import endpoint_for, version_of
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import extract_window
@@ -31,11 +32,13 @@ def main() -> None:
     parser.add_argument("data_dir")
     parser.add_argument("--rate", type=float, default=0.0, help="requests per second; 0 = unthrottled")
     parser.add_argument("--load", action="store_true", help="also load the lake into DuckDB")
+    parser.add_argument("--api-version", default="", help="v2 or v4; default: from the base URL")
     args = parser.parse_args()
 
     lake = Lake(Path(args.data_dir) / "lake")
-    client = TrackingMoreClient(args.base_url, args.api_key)
-    fetcher = PageFetcher(client, Pacer(args.rate or None))
+    endpoint = endpoint_for(version_of(args.base_url, args.api_version))
+    client = TrackingMoreClient(args.base_url, args.api_key, auth_header=endpoint.auth_header)
+    fetcher = PageFetcher(client, Pacer(args.rate or None), endpoint=endpoint)
     cpu_at_page: list[float] = []
     started, cpu_started = time.perf_counter(), time.process_time()
     summary = extract_window(fetcher, lake, full_window(), progress=lambda _: cpu_at_page.append(time.process_time()))

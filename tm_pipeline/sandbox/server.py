@@ -177,6 +177,7 @@ class SandboxServer:
         snapshot["min_list_gap_s_per_key"] = self._limiters["list"].min_gap_per_scope()
         snapshot["list_429_per_key"] = self._limiters["list"].refused_per_scope()
         snapshot["max_v4_list_rate_per_key"] = self._limiters["v4_list"].max_rate_per_scope()
+        snapshot["min_v4_list_gap_s_per_key"] = self._limiters["v4_list"].min_gap_per_scope()
         snapshot["v4_list_429_per_key"] = self._limiters["v4_list"].refused_per_scope()
         with self._churn_lock:
             snapshot["connections_opened"] = self._connections_opened
