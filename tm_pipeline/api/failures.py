@@ -139,13 +139,13 @@ _WHAT_TO_CHECK = {
     DNS: "the host name's spelling (the real API is {production}) and that this machine can resolve it",
     PROXY: "HTTPS_PROXY / HTTP_PROXY / NO_PROXY, and that the proxy is up",
     NOT_ENVELOPE: "the address answers but is not the TrackingMore API: a web page, a proxy's login page or a "
-    "wrong path (it should end in /v2, like {production})",
+    "wrong path (it should end in the API version, like {production})",
 }
 
 
 def what_happened(kind: str, http_status: int | None, body_summary: str | None) -> str:
     if kind == NOT_ENVELOPE:
-        return f"HTTP {http_status} with {body_summary or 'a body'}, not a TrackingMore v2 envelope"
+        return f"HTTP {http_status} with {body_summary or 'a body'}, not a TrackingMore envelope"
     return _WHAT_HAPPENED.get(kind, kind)
 
 
