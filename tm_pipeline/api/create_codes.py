@@ -86,6 +86,11 @@ _BY_CODE: dict[int, ItemJudgement] = {code: judgement for judgement in ITEM_TABL
 REGISTERED = frozenset({Result.CREATED, Result.ALREADY_EXISTS})
 """Results after which TrackingMore has the tracking: such a number is never sent again."""
 
+REFUSED_FOR_GOOD = frozenset({Result.MISSING_NUMBER, Result.INVALID_NUMBER, Result.INVALID_CARRIER, Result.REFUSED})
+"""API refusals of the shipment itself: the same number and carrier would be refused again, so they
+are not sent again (the earlier answer is recorded once more, so the check keeps warning) until
+the row changes. Quota and balance refusals are not among them: those shipments are sent again."""
+
 
 def judge_item_code(code: int) -> ItemJudgement:
     """The judgement of a per-item code; codes the table does not list are `refused` (WARN)."""

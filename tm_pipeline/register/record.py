@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tm_pipeline.api.create_codes import REGISTERED, Result
+from tm_pipeline.api.create_codes import REFUSED_FOR_GOOD, REGISTERED, Result
 from tm_pipeline.contracts.fields import UTC_US, described
 
 INTENT_SCHEMA = pa.schema(
@@ -55,7 +55,8 @@ REGISTRATIONS_SCHEMA = pa.schema(
         described("what_to_do", pa.string(), "The advice for this result."),
         described("tracking_id", pa.string(), "TrackingMore's id of the created tracking, when known."),
         described("settled_by", pa.string(), "`answer` (the create call's answer), `lookup` (an unknown "
-                  "outcome settled by looking the number up) or `local` (never sent)."),
+                  "outcome settled by looking the number up), `earlier` (refused for good by an earlier "
+                  "run's call: not sent again) or `local` (decided before sending)."),
         described("recorded_at", UTC_US, "When this result was written."),
     ]
 )
@@ -132,22 +133,24 @@ class RegistrationRecord:
             return REGISTRATIONS_SCHEMA.empty_table()
         return pa.concat_tables([pq.read_table(path, schema=REGISTRATIONS_SCHEMA) for path in files])
 
-    def registered(self) -> tuple[set[tuple[str, str]], set[str]]:
-        """(number, carrier) pairs and bare numbers TrackingMore is known to have: never sent again."""
-        results = self.results()
-        pairs: set[tuple[str, str]] = set()
+    def final_answers(self) -> tuple[dict[tuple[str, str], dict[str, object]], set[str]]:
+        """What is settled for good, so it is never sent again: the latest result of every (number,
+        carrier) pair that TrackingMore has or refused for good, and the bare numbers it has."""
+        results = self.results().sort_by("recorded_at").to_pylist()
+        final = {result.value for result in REGISTERED | REFUSED_FOR_GOOD}
+        registered = {result.value for result in REGISTERED}
+        pairs: dict[tuple[str, str], dict[str, object]] = {}
         numbers: set[str] = set()
-        wanted = {result.value for result in REGISTERED}
-        for number, carrier, result in zip(
-            results.column("tracking_number").to_pylist(),
-            results.column("carrier_code").to_pylist(),
-            results.column("result").to_pylist(),
-            strict=True,
-        ):
-            if result in wanted and number is not None:
+        for row in results:
+            number, carrier = row["tracking_number"], row["carrier_code"]
+            if number is None or carrier is None or row["settled_by"] == "local":
+                continue  # refused before sending: the pipeline judges those rows again each run
+            if row["result"] in final:
+                pairs[(number, carrier)] = row
+            else:
+                pairs.pop((number, carrier), None)  # a later quota refusal or unknown outcome reopens it
+            if row["result"] in registered:
                 numbers.add(number)
-                if carrier is not None:
-                    pairs.add((number, carrier))
         return pairs, numbers
 
 

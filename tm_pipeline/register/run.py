@@ -3,9 +3,11 @@
 Order of work, each step recorded before the next:
 1. Intents left without results by an earlier run are settled by looking their numbers up.
 2. The input is read and sorted; refused rows are recorded with their reasons.
-3. Rows TrackingMore is already known to have (an earlier `created` or `already_exists`) are
-   skipped: a number is never sent twice.
-4. Rows without a carrier get one from `POST /carriers/detect` when it names exactly one.
+3. Rows without a carrier get one from `POST /carriers/detect` when it names exactly one (numbers
+   TrackingMore is known to have are not even detected).
+4. Rows TrackingMore is known to have (an earlier `created` or `already_exists`) are skipped, and
+   rows it refused for good (invalid number or carrier) are recorded again without sending: a
+   number is never sent twice with the same carrier, unless its earlier answer was quota/balance.
 5. The rest go in batches of at most the API's batch size: the intent is written, the batch sent,
    and every shipment's answer written as a result. A lost answer (timeout, reset, 5xx) is settled
    by a lookup; only numbers the lookup proves absent are sent again.
@@ -28,7 +30,7 @@ from typing import Any
 import msgspec
 
 from tm_pipeline.api.client import Attempt, TrackingMoreClient
-from tm_pipeline.api.create_codes import BY_RESULT, ItemJudgement, Result, Severity, judge_item_code
+from tm_pipeline.api.create_codes import BY_RESULT, REGISTERED, ItemJudgement, Result, Severity, judge_item_code
 from tm_pipeline.api.create_requests import V2_CREATE, CreateApi, ItemAnswer
 from tm_pipeline.api.errors import EXIT_API_REFUSED, PipelineError, StopRunError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
@@ -111,25 +113,30 @@ class Registrar:
         summary.rows = len(shipment_input.rows)
         summary.ignored_columns = shipment_input.ignored_columns
         shipments, refusals = sort_rows(shipment_input.rows)
-        registered_pairs, registered_numbers = self.record.registered()
-        fresh = []
+        settled_pairs, registered_numbers = self.record.final_answers()
+        undetected = []
         for shipment in shipments:
-            known = (
-                shipment.tracking_number in registered_numbers
-                if shipment.carrier_code is None
-                else (shipment.tracking_number, shipment.carrier_code) in registered_pairs
-            )
-            if known:
+            if shipment.carrier_code is None and shipment.tracking_number in registered_numbers:
+                summary.skipped_registered += 1  # no detect call for a number TrackingMore has
+            else:
+                undetected.append(shipment)
+        detected, detection_refusals = self._detect_carriers(undetected, summary)
+        refusals += detection_refusals
+        pending, refused_earlier = [], []
+        for candidate in detected:
+            earlier = settled_pairs.get((candidate.shipment.tracking_number, candidate.carrier_code))
+            if earlier is None:
+                pending.append(candidate)
+            elif earlier["result"] in {result.value for result in REGISTERED}:
                 summary.skipped_registered += 1
             else:
-                fresh.append(shipment)
+                refused_earlier.append((candidate, earlier))
         self.progress(
-            f"{summary.rows} rows in {source}: {len(refusals)} refused, {summary.skipped_registered} already "
-            f"registered (not sent again), {len(fresh)} to register"
+            f"{summary.rows} rows in {source}: {len(refusals)} refused, {len(refused_earlier)} refused by the API "
+            f"earlier (not sent again), {summary.skipped_registered} already registered (not sent again), "
+            f"{len(pending)} to register"
         )
-        pending, detection_refusals = self._detect_carriers(fresh, summary)
-        refusals += detection_refusals
-        self._record_refusals(source, refusals, summary)
+        self._record_refusals(source, refusals, refused_earlier, summary)
         stop: ItemJudgement | None = None
         batch_list = list(batches([p.shipment for p in pending], self.batch_size))
         by_row = {p.shipment.source_row: p for p in pending}
@@ -208,11 +215,17 @@ class Registrar:
                                         f"{row}; detection named {len(candidates)}: {', '.join(candidates)}"))
         return pending, refusals
 
-    def _record_refusals(self, source: str, refusals: list[Refusal], summary: RegistrationSummary) -> None:
-        if not refusals:
-            return
+    def _record_refusals(
+        self,
+        source: str,
+        refusals: list[Refusal],
+        refused_earlier: list[tuple[_Pending, dict[str, object]]],
+        summary: RegistrationSummary,
+    ) -> None:
+        """Rows not sent this run, recorded again every run they stay in the input, so the check
+        keeps pointing at them until they are fixed."""
         rows = []
-        for refusal in sorted(refusals, key=lambda r: r.source_row):
+        for refusal in refusals:
             judgement = BY_RESULT[refusal.result]
             code = judgement.codes[0] if refusal.result is Result.CARRIER_UNDETECTED else None
             carrier_from = "input" if refusal.carrier_code else None
@@ -221,6 +234,22 @@ class Registrar:
                            carrier_from, refusal.result, judgement.severity.value, refusal.reason,
                            judgement.what_to_do, code=code, field=refusal.field)
             )
+        for candidate, earlier in refused_earlier:
+            judgement = BY_RESULT[Result(str(earlier["result"]))]
+            earlier_code = earlier["code"] if isinstance(earlier["code"], int) else None
+            when = f"{earlier['recorded_at']:%Y-%m-%d %H:%M} UTC"
+            rows.append(
+                result_row(self.run_id, source, candidate.shipment.source_row, candidate.shipment.tracking_number,
+                           candidate.carrier_code, candidate.carrier_from, judgement.result,
+                           judgement.severity.value,
+                           f"row {candidate.shipment.source_row}: refused by the API at {when} (code {earlier_code}: "
+                           f"{judgement.meaning}); not sent again until the row changes",
+                           judgement.what_to_do, batch_id=str(earlier["batch_id"]), code=earlier_code,
+                           field=_field_of(judgement.result), settled_by="earlier")
+            )
+        if not rows:
+            return
+        rows.sort(key=lambda row: int(str(row["source_row"])))
         self.record.write_results(f"refused-{new_batch_id()}", rows)
         self._count(rows, summary)
 
