@@ -74,7 +74,8 @@ def runs(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> di
     sandbox.advance_clock(96)  # the new trackings get checkpoints before they are extracted
     sync = materialize_all(resources, data_dir, run_config_ops={"trackingmore_extract": {"mode": "full"}})
     return {"first": first, "sync": sync, "after_first": after_first, "after_sync": sandbox.stats()["by_endpoint_code"],
-            "warehouse": resources["warehouse"].published_file, "lake": data_dir / "lake"}
+            "served_429": sandbox.stats()["served_429"], "warehouse": resources["warehouse"].published_file,
+            "lake": data_dir / "lake"}
 
 
 def _query(path: Path, sql: str) -> list[tuple]:
@@ -88,6 +89,11 @@ def test_the_first_run_sends_one_batch_and_detects_only_rows_without_a_carrier(r
     assert runs["after_first"]["/v2/trackings/batch"] == {"201": 1}  # some items refused, as spec §2 says
     assert sum(runs["after_first"]["/v2/carriers/detect"].values()) == 3  # rows 2, 6, 7; not the repeat
     assert "/v2/trackings/post" not in runs["after_first"]
+
+
+def test_detect_and_batch_calls_are_paced_within_the_accounts_rate(runs: dict) -> None:
+    """The sandbox allows 1 request/second to the endpoints other than the list (§7), as the real API."""
+    assert runs["served_429"] == 0
 
 
 def test_every_row_gets_one_result_with_a_reason(runs: dict) -> None:

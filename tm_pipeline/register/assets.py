@@ -23,6 +23,7 @@ from tm_pipeline.resources import LakeResource, TrackingMoreResource
 
 LAKE_REGISTRATIONS = dg.AssetKey(["lake", "registrations"])
 CHECK_NAME = "registrations_accepted"
+OFF = f"registration is off: {settings.SHIPMENTS_VAR} is not set, so no shipment was sent to TrackingMore"
 
 _WARN_RESULTS = sorted(j.result.value for j in ITEM_TABLE if j.severity is Severity.WARN)
 _STOP_RESULTS = sorted(j.result.value for j in ITEM_TABLE if j.severity is Severity.STOP)
@@ -49,7 +50,7 @@ class RegistrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 def _check(summary: RegistrationSummary | None) -> dg.AssetCheckResult:
     """ERROR when the account refused to create (quota, balance), WARN for rows to fix, else passed."""
     if summary is None:
-        return dg.AssetCheckResult(check_name=CHECK_NAME, passed=True, description="registration is off: no input")
+        return dg.AssetCheckResult(check_name=CHECK_NAME, passed=True, description=OFF)
     stopped = sum(summary.results[name] for name in _STOP_RESULTS)
     to_fix = sum(summary.results[name] for name in _WARN_RESULTS)
     severity = dg.AssetCheckSeverity.ERROR if stopped else dg.AssetCheckSeverity.WARN
@@ -111,10 +112,8 @@ def shipments_registration(
     lake: LakeResource,
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
     if not registration.shipments:
-        context.log.info(
-            f"registration is off: {settings.SHIPMENTS_VAR} is not set, so no shipment is sent to TrackingMore"
-        )
-        yield dg.MaterializeResult(metadata={"source": "(none)", "registered_now": 0})
+        context.log.info(OFF)
+        yield dg.MaterializeResult(metadata={"source": "(none)", "registered_now": 0, "registration": OFF})
         yield _check(None)
         return
     client = trackingmore.client()

@@ -312,7 +312,7 @@ class Registrar:
                 attempt = self._call(partial(self.client.post, self.api.batch_path, body),
                                      self.create_pacer, where, retry_transient=False)
             except TransientApiError as unknown:
-                log.warning("%s: %s; outcome unknown, looking the numbers up", where, unknown)
+                log.warning("%s; outcome unknown, looking the numbers up instead of sending them again", unknown)
                 found = self._lookup([p.shipment.tracking_number for p in unanswered], summary)
                 still = []
                 for p in unanswered:
