@@ -149,6 +149,11 @@ def test_registered_shipments_are_in_the_marts_equal_to_the_truth(runs: dict, sa
     assert problems == []
 
 
+def test_the_key_is_in_no_registration_record(runs: dict) -> None:
+    rows = _query(runs["build"], "SELECT * FROM raw.registrations")
+    assert rows and not any(KEY in str(value) for row in rows for value in row)
+
+
 def test_the_lake_keeps_an_intent_and_a_result_per_batch(runs: dict) -> None:
     intents = sorted((runs["lake"] / "registrations" / "intents").glob("batch-*.parquet"))
     assert len(intents) == 1

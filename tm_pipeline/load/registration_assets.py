@@ -1,6 +1,5 @@
 """Dagster asset: `raw.registrations`, the registration results in the warehouse, for SQL and analysts."""
 
-
 from pathlib import Path
 
 import dagster as dg

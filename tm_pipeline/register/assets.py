@@ -5,7 +5,6 @@ and says so. The extraction does not depend on it; registered shipments reach th
 the next extraction, like any tracking created in the TrackingMore console.
 """
 
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
