@@ -47,10 +47,12 @@ def write_csv(path: Path, numbers: list[str], carrier: str = "ups") -> str:
     return str(path)
 
 
-def registrar(sandbox: SandboxServer, lake: Path, run_id: str = "run-1", batch_size: int = 40) -> Registrar:
+def registrar(
+    sandbox: SandboxServer, lake: Path, run_id: str = "run-1", batch_size: int = 40, said: list[str] | None = None
+) -> Registrar:
     client = TrackingMoreClient(sandbox.base_url, KEY, timeout_s=5)
     return Registrar(client, Pacer(None), Pacer(None), RegistrationRecord(lake), run_id, FAST,
-                     batch_size=batch_size, progress=lambda _message: None)
+                     batch_size=batch_size, progress=(said if said is not None else []).append)
 
 
 def calls(sandbox: SandboxServer, endpoint: str) -> int:
@@ -149,6 +151,16 @@ def test_a_quota_refusal_stops_the_run_with_advice_and_the_next_run_sends_only_t
             f"SELECT result, count(*) FROM raw.registrations WHERE run_id = '{again.run_id}' GROUP BY 1"
         ).fetchall()
     assert latest == [("created", 3)]
+
+
+def test_detection_and_batches_report_progress(sandbox: SandboxServer, tmp_path: Path) -> None:
+    said: list[str] = []
+    numbers = ["LK100000015CN", "LK100000029CN", "LK100000032CN"]
+    summary = registrar(sandbox, tmp_path / "lake", said=said).register(write_csv(tmp_path / "s.csv", numbers, ""))
+    assert summary.detect_calls == 3 and dict(summary.results) == {"created": 3}
+    assert said[0] == "detecting couriers: 0 of 3 rows without carrier_code"
+    assert "3 rows in" in said[1] and "3 to register" in said[1]
+    assert "batch 1/1" in said[-1]
 
 
 def test_no_input_configured_sends_nothing_and_says_so(sandbox: SandboxServer, tmp_path: Path) -> None:

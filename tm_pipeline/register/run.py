@@ -75,6 +75,7 @@ class _Pending:
 
 
 ProgressReport = Callable[[str], None]
+DETECT_PROGRESS_EVERY = 20
 
 
 class Registrar:
@@ -193,10 +194,13 @@ class Registrar:
         self, shipments: list[Shipment], summary: RegistrationSummary
     ) -> tuple[list[_Pending], list[Refusal]]:
         pending, refusals = [], []
+        to_detect = sum(1 for shipment in shipments if shipment.carrier_code is None)
         for shipment in shipments:
             if shipment.carrier_code is not None:
                 pending.append(_Pending(shipment, shipment.carrier_code, "input"))
                 continue
+            if summary.detect_calls % DETECT_PROGRESS_EVERY == 0:  # one call per row: a long wait says so
+                self.progress(f"detecting couriers: {summary.detect_calls} of {to_detect} rows without carrier_code")
             summary.detect_calls += 1
             attempt = self._call(partial(self.client.post, self.api.detect_path,
                                          {"tracking_number": shipment.tracking_number}),
