@@ -20,22 +20,18 @@ for endpoints other than the list, §7), the list pacer for lookups.
 from __future__ import annotations
 
 import logging
-import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-import msgspec
-
-from tm_pipeline.api.client import Attempt, TrackingMoreClient
+from tm_pipeline.api.client import TrackingMoreClient
 from tm_pipeline.api.create_codes import BY_RESULT, REGISTERED, ItemJudgement, Result, Severity, judge_item_code
 from tm_pipeline.api.create_requests import V2_CREATE, CreateApi, ItemAnswer
-from tm_pipeline.api.errors import EXIT_API_REFUSED, PipelineError, StopRunError, TransientApiError
+from tm_pipeline.api.errors import EXIT_API_REFUSED, PipelineError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
-from tm_pipeline.api.status_codes import Action, classify
+from tm_pipeline.register.calls import PacedCalls
 from tm_pipeline.register.record import Intent, RegistrationRecord, new_batch_id, result_row
 from tm_pipeline.register.shipments import Refusal, Shipment, batches, read_shipments, sort_rows
 
@@ -102,7 +98,7 @@ class Registrar:
         self.api = api
         self.batch_size = min(batch_size or api.max_batch_items, api.max_batch_items)
         self.progress = progress
-        self._rng = random.Random()
+        self.calls = PacedCalls(client, self.policy)
         self.last_summary = RegistrationSummary("")  # what the latest register() did, also when it raised
 
     # --- the run -----------------------------------------------------------------------------
@@ -202,7 +198,7 @@ class Registrar:
             if summary.detect_calls % DETECT_PROGRESS_EVERY == 0:  # one call per row: a long wait says so
                 self.progress(f"detecting couriers: {summary.detect_calls} of {to_detect} rows without carrier_code")
             summary.detect_calls += 1
-            attempt = self._call(partial(self.client.post, self.api.detect_path,
+            attempt = self.calls.call(partial(self.client.post, self.api.detect_path,
                                          {"tracking_number": shipment.tracking_number}),
                                  self.create_pacer, f"POST {self.api.detect_path} for row {shipment.source_row}",
                                  accept=(4032,))
@@ -313,7 +309,7 @@ class Registrar:
             summary.create_calls += 1
             where = f"POST {self.api.batch_path} (batch {batch_id}, {len(unanswered)} shipments)"
             try:
-                attempt = self._call(partial(self.client.post, self.api.batch_path, body),
+                attempt = self.calls.call(partial(self.client.post, self.api.batch_path, body),
                                      self.create_pacer, where, retry_transient=False)
             except TransientApiError as unknown:
                 log.warning("%s; outcome unknown, looking the numbers up instead of sending them again", unknown)
@@ -330,7 +326,7 @@ class Registrar:
                 unanswered = still
                 if not unanswered:
                     return answers
-                self.create_pacer.hold_off(self._backoff_s(attempt_number), f"backing off after {unknown}")
+                self.create_pacer.hold_off(self.calls.backoff_s(attempt_number), f"backing off after {unknown}")
                 continue
             by_number = {a.tracking_number: a for a in self.api.answers(attempt.data)}
             missing = []
@@ -364,63 +360,9 @@ class Registrar:
     # --- lookups and the call loop -------------------------------------------------------------
 
     def _lookup(self, numbers: list[str], summary: RegistrationSummary) -> dict[tuple[str, str], str]:
-        """{(number, carrier): id} of the numbers TrackingMore has, via the list endpoint filtered by numbers."""
-        found: dict[tuple[str, str], str] = {}
-        step = self.api.max_lookup_numbers
-        for start in range(0, len(numbers), step):
-            chunk = numbers[start : start + step]
-            summary.lookup_calls += 1
-            params = self.api.lookup_params(chunk)
-            attempt = self._call(partial(self.client.get, self.api.lookup_path, params),
-                                 self.lookup_pacer, f"GET {self.api.lookup_path} for {len(chunk)} numbers",
-                                 accept=(4031,))
-            data = _decoded(attempt.data) if attempt.code in (200, 201) else None
-            for number, carrier, tracking_id in self.api.found(data):
-                found[(number, carrier)] = tracking_id
+        found, calls = self.calls.lookup(self.api, self.lookup_pacer, numbers)
+        summary.lookup_calls += calls
         return found
-
-    def _call(
-        self,
-        send: Callable[[], Attempt],
-        pacer: Pacer,
-        where: str,
-        accept: tuple[int, ...] = (),
-        retry_transient: bool = True,
-    ) -> Attempt:
-        """One paced call, retried after 429 (nothing was done) and, if `retry_transient`, after
-        transient failures; codes in `accept` are answers, other refusals raise StopRunError."""
-        pauses = transient = 0
-        while True:
-            pacer.wait_turn()
-            attempt = send()
-            pacer.note_request(attempt.sent_at, attempt.new_connection, attempt.answered_at)
-            code = attempt.code
-            if attempt.failure is not None or code is None:
-                problem: str = f"{where}: {attempt.failure or 'no answer'}"
-            elif code in accept:
-                return attempt
-            else:
-                status = classify(code)
-                if status.action is Action.ACCEPT:
-                    return attempt
-                if status.action is Action.PAUSE_THEN_RETRY:
-                    pauses += 1
-                    if pauses > self.policy.max_429_pauses:
-                        raise TransientApiError(f"{where}: still 429 after {pauses - 1} pauses; rerun later")
-                    pacer.hold_off(self.policy.pause_on_429_s, f"{where}: the API asked for a pause (429)", warn=True)
-                    continue
-                if status.action is not Action.RETRY_WITH_BACKOFF:
-                    raise StopRunError(status, f"{where}: {attempt.meta_message or status.meaning}",
-                                       self.client.key_fingerprint)
-                problem = f"{where}: {code} {status.type}"
-            transient += 1
-            if not retry_transient or transient > self.policy.max_transient_retries:
-                raise TransientApiError(problem)
-            pacer.hold_off(self._backoff_s(transient), f"backing off after {problem}")
-
-    def _backoff_s(self, failures: int) -> float:
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2.0 ** (failures - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _count(self, rows: list[dict[str, object]], summary: RegistrationSummary) -> None:
         for row in rows:
@@ -445,13 +387,3 @@ def _field_of(result: Result) -> str | None:
     if result is Result.INVALID_CARRIER:
         return "carrier_code"
     return None
-
-
-def _decoded(data: Any) -> Any:
-    """`data` of a GET decoded with the generic decoder arrives as raw bytes."""
-    if isinstance(data, (bytes, msgspec.Raw)):
-        try:
-            return msgspec.json.decode(bytes(data))
-        except msgspec.DecodeError:
-            return None
-    return data
