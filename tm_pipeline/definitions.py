@@ -13,8 +13,10 @@ from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.checks.quarantine import quarantine_check
 from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
 from tm_pipeline.load.assets import warehouse_raw_tables
+from tm_pipeline.load.registration_assets import raw_registrations
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
+from tm_pipeline.register.assets import RegistrationResource, shipments_registration
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
 from tm_pipeline.schedules import automation_sensor, sync_every_3_hours, sync_job
 
@@ -26,12 +28,17 @@ API_LEDGER_CHECKS = build_ledger_checks(model_asset_key("stg_api_calls"))
 
 
 def default_resources(
-    data_dir: Path | None = None, *, base_url: str | None = None, api_key: str | None = None, **api_settings: Any
+    data_dir: Path | None = None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    shipments: str | None = None,
+    **api_settings: Any,
 ) -> dict[str, Any]:
     """Resources configured from the environment; the API key stays an EnvVar, resolved only at run time.
 
     `base_url`, `api_key` and `api_settings` (fields of TrackingMoreResource) override the
-    environment, for the demo, the tests and the benchmarks.
+    environment, for the demo, the tests and the benchmarks; so does `shipments` (what to register).
     """
     root = data_dir or settings.data_dir()
     return {
@@ -46,6 +53,10 @@ def default_resources(
                 **api_settings,
             },
         ),
+        "registration": RegistrationResource(
+            shipments=settings.shipments_source() if shipments is None else shipments,
+            create_rate_per_s=settings.create_rate_per_s(),
+        ),
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
@@ -54,7 +65,10 @@ def default_resources(
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, trackings_by_created_day, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
+    return [
+        shipments_registration, trackingmore_extract, trackings_by_created_day, warehouse_raw_tables,
+        raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET,
+    ]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:

@@ -73,3 +73,24 @@ def api_pool() -> str:
 
     api_key = os.environ.get(API_KEY_VAR)
     return f"trackingmore_api_{key_fingerprint(api_key).removeprefix('key#')}" if api_key else "trackingmore_api"
+
+
+SHIPMENTS_VAR = "TM_SHIPMENTS_FILE"
+CREATE_RATE_VAR = "TRACKINGMORE_CREATE_RATE_PER_S"
+
+
+def shipments_source() -> str:
+    """The shipments to register (a .csv/.parquet file or path.duckdb:schema.table); "" = registration off."""
+    return os.environ.get(SHIPMENTS_VAR, "").strip()
+
+
+def create_rate_per_s() -> float:
+    """The account's limit for create and detect calls (§7: 1 request/second for v2 endpoints but the list)."""
+    raw = os.environ.get(CREATE_RATE_VAR, "1.0")
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not rate > 0:
+        raise ConfigurationError(f"{CREATE_RATE_VAR} must be a number of requests per second above 0, got {raw!r}")
+    return rate

@@ -67,7 +67,7 @@ class SpecClient:
         return self.call("DELETE", f"/trackings/{carrier_code}/{tracking_number}")[1]
 
     def batch(self, trackings: list[dict]) -> dict:
-        return self.call("POST", "/trackings/batch", json=trackings, accept=(200, 201, 202))[1]
+        return self.call("POST", "/trackings/batch", json=trackings, accept=(200, 201))[1]
 
     def detect(self, tracking_number: str) -> list[dict]:
         return self.call("POST", "/carriers/detect", json={"tracking_number": tracking_number})[1]

@@ -138,18 +138,53 @@ def test_4033_when_put_sets_a_status_other_than_4_7_8(sandbox: SandboxServer) ->
     assert_error(body, 4033)
 
 
-def test_201_when_a_batch_is_fully_added_and_202_when_partly(sandbox: SandboxServer) -> None:
+def test_200_when_a_batch_is_fully_added_and_201_when_partly(sandbox: SandboxServer) -> None:
+    """§2: a batch answers meta 200 or 201 (what v2 clients accept), refused items in data.errors."""
     fresh = [{"tracking_number": f"1Z201AAAA00000000{i}", "carrier_code": "ups"} for i in range(2)]
     added = call(sandbox, "POST", "/trackings/batch", json=fresh)
-    assert (added["meta"]["code"], added["meta"]["type"], added["data"]["added"]) == (201, "Created", 2)
+    assert (added["meta"]["code"], added["meta"]["type"], added["data"]["added"]) == (200, "Success", 2)
+    assert added["data"]["errors"] == []
     partial = call(
         sandbox,
         "POST",
         "/trackings/batch",
         json=fresh[:1] + [{"tracking_number": "LK000000011CN", "carrier_code": "china-post"}],
     )
-    assert (partial["meta"]["code"], partial["meta"]["type"]) == (202, "Bad Request")
+    assert (partial["meta"]["code"], partial["meta"]["type"]) == (201, "Created")
     assert partial["data"]["added"] == 1 and partial["data"]["errors"][0]["code"] == 4016
+    assert partial["data"]["errors"][0]["tracking_number"] == "1Z201AAAA000000000"
+
+
+def test_a_create_answer_echoes_the_submitted_fields_plus_id_created_at_status(sandbox: SandboxServer) -> None:
+    """§2: the create answer is what was sent, plus id, created_at and status; nothing else."""
+    sent = {"tracking_number": "1Z201AAAA000000077", "carrier_code": "ups", "order_id": "#77", "title": "mug"}
+    one = call(sandbox, "POST", "/trackings/post", json=sent)["data"]
+    assert set(one) == set(sent) | {"id", "created_at", "status"}
+    assert {name: one[name] for name in sent} == sent and one["status"] == "pending"
+    assert one["created_at"] == sandbox.store.now_iso()
+    batch = call(sandbox, "POST", "/trackings/batch", json=[{"tracking_number": "LK000000039CN"}])["data"]
+    detected = batch["trackings"][0]
+    assert set(detected) == {"tracking_number", "carrier_code", "id", "created_at", "status"}
+    assert detected["carrier_code"] == "china-post"  # detected, and named so the client learns it
+    listed = {t["tracking_number"]: t for t in sandbox.truth_trackings()}
+    assert listed["1Z201AAAA000000077"]["id"] == one["id"] and listed["1Z201AAAA000000077"]["order_id"] == "#77"
+
+
+def test_billing_switch_makes_creation_answer_4021_then_4019(sandbox: SandboxServer) -> None:
+    """The admin endpoint sets quota and balance at run time, so clients can be tested against refusals."""
+    admin = requests.post(sandbox.base_url.removesuffix("/v2") + "/_sandbox/account", json={"quota": 0}, timeout=10)
+    assert admin.json() == {"balance": None, "quota": 0}
+    try:
+        items = [{"tracking_number": "1Z201AAAA000000088", "carrier_code": "ups"}]
+        quota = call(sandbox, "POST", "/trackings/batch", json=items)
+        assert quota["meta"]["code"] == 201 and quota["data"]["errors"][0]["code"] == 4021
+        sandbox.set_billing(quota=None, balance=0)
+        assert_error(call(sandbox, "POST", "/trackings/post", json=items[0]), 4019)
+        bad = requests.post(sandbox.base_url.removesuffix("/v2") + "/_sandbox/account", json={"money": 1}, timeout=10)
+        assert bad.status_code == 400 and "money" in bad.json()["error"]
+    finally:
+        sandbox.set_billing(quota=None, balance=None)
+    assert call(sandbox, "POST", "/trackings/post", json=items[0])["meta"]["code"] == 200
 
 
 def test_202_when_realtime_asks_for_the_same_shipment_within_two_hours(sandbox: SandboxServer) -> None:

@@ -50,12 +50,12 @@ def test_workspace_has_groups_schedule_pools_and_env_configured_resources() -> N
     defs = _definitions_from_workspace()
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert {"extract", "load", "models", "publish"} <= groups
+    assert {"register", "extract", "load", "models", "publish"} <= groups
     (schedule,) = defs.schedules
     assert schedule.cron_schedule == "0 */3 * * *"
     pools = {asset.op.pool for asset in defs.assets if isinstance(asset, dg.AssetsDefinition)}
     assert "duckdb_warehouse" in pools and any(str(pool).startswith("trackingmore_api") for pool in pools)
-    assert set(defs.resources) == {"trackingmore", "lake", "warehouse"}
+    assert set(defs.resources) == {"registration", "trackingmore", "lake", "warehouse"}
     assert isinstance(defs.resources["trackingmore"].api_key, dg.EnvVar)  # resolved at run time, never stored
 
 

@@ -112,6 +112,33 @@ class TrackingMoreClient:
         attempt.sent_at, attempt.new_connection, attempt.answered_at = sent_at, new_connection, answered_at
         return attempt
 
+    def post(self, path: str, body: Any) -> Attempt:
+        """One POST attempt with a JSON body; `data` comes back decoded to Python values.
+
+        Bodies of create calls are small (at most 40 shipments), so they are read whole; transport
+        failures come back as an Attempt with `failure` set, as for `get`."""
+        url = f"{self.base_url}{path}"
+        started = time.perf_counter()
+        try:
+            payload = msgspec.json.encode(body)
+            with self._session.post(url, data=payload, timeout=self.timeout_s, stream=True) as response:
+                answered_at = time.monotonic()
+                sent_at, new_connection = sent_on(response)
+                raw_body = response.raw.read(decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            return _failed(failures.transport_failure(exc), started)
+        attempt = parse_envelope(response.status_code, raw_body, (time.perf_counter() - started) * 1000.0)
+        if attempt.meta_code is not None:
+            self.envelopes_received += 1
+            try:
+                attempt.data = msgspec.json.decode(bytes(attempt.data))
+            except msgspec.DecodeError:
+                attempt.data = None
+        elif attempt.failure == failures.NOT_JSON:
+            attempt.failure = failures.body_failure(raw_body, response.raw.tell(), _content_length(response))
+        attempt.sent_at, attempt.new_connection, attempt.answered_at = sent_at, new_connection, answered_at
+        return attempt
+
 
 def origin_of(base_url: str) -> str:
     """`scheme://host:port` of a base URL: what error messages name (no credentials, path or query)."""

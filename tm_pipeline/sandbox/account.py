@@ -35,6 +35,24 @@ class Account:
                 return 200
             return 4002 if api_key in self._deleted else 4001
 
+    def set_billing(self, settings: dict[str, object]) -> dict[str, int | None]:
+        """Replace `balance` and/or `quota` (None = unlimited), so a test can make creation answer
+        4019 or 4021 mid-run; returns both as they now are. Unknown names are an error."""
+        unknown = set(settings) - {"balance", "quota"}
+        if unknown:
+            raise ValueError(f"unknown account settings: {', '.join(sorted(unknown))}; known: balance, quota")
+        values: dict[str, int | None] = {}
+        for name, value in settings.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be a whole number >= 0 or null (unlimited), got {value!r}")
+            values[name] = value
+        with self._lock:
+            if "balance" in values:
+                self.balance = values["balance"]
+            if "quota" in values:
+                self.quota = values["quota"]
+            return {"balance": self.balance, "quota": self.quota}
+
     def charge_creation(self) -> int:
         """Spend one creation; 4021 when the quota is used up, 4019 when the balance is."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""Sandbox-only endpoints under /_sandbox/: stats, clock, faults, ground truth.
+"""Sandbox-only endpoints under /_sandbox/: stats, clock, faults, billing, ground truth.
 
 They need no API key and do not exist upstream; errors are plain JSON with HTTP 400/404.
 """
@@ -38,6 +38,11 @@ def admin_reply(sandbox: SandboxServer, method: str, path: str, body: bytes) -> 
                 raise ValueError("body must be a JSON object")
             sandbox.set_faults(fields)
             return Reply(200, body=orjson.dumps(sandbox.faults.config.as_dict()))
+        if route == ("POST", "/_sandbox/account"):
+            fields = parse_json(body)
+            if not isinstance(fields, dict):
+                raise ValueError("body must be a JSON object such as {\"quota\": 0}")
+            return Reply(200, body=orjson.dumps(sandbox.account.set_billing(fields)))
         if route == ("GET", "/_sandbox/truth"):
             return Reply(200, body=orjson.dumps(sandbox.expected_metrics()))
         if route == ("GET", "/_sandbox/trackings"):

@@ -33,6 +33,16 @@ _EDITABLE = (
     "comment",
 )
 _CREATE_EXTRAS = _EDITABLE + ("order_create_time", "destination_code")
+# Every optional field of a create body (§2); a create answer echoes those the client sent.
+_CREATE_FIELDS = _CREATE_EXTRAS + (
+    "tracking_ship_date",
+    "tracking_postal_code",
+    "tracking_account_number",
+    "tracking_destination_country",
+    "specialNumberDestination",
+    "lang",
+    "auto_correct",
+)
 # PUT status codes the v2 docs allow: 4 = delivered, 7 = exception, 8 = back to the computed status.
 _STATUS_OVERRIDES: dict[str, str | None] = {"4": "delivered", "7": "exception", "8": None}
 
@@ -126,39 +136,39 @@ class TrackingApi:
             extras = {name: item[name] for name in _CREATE_EXTRAS if name in item}
             return self.store.create(carrier, number, extras)
 
-    def _created_json(self, shipment: Shipment) -> dict[str, object]:
-        extras = shipment.extras
+    def _created_json(self, shipment: Shipment, item: object) -> dict[str, object]:
+        """What a create answers (§2): the submitted fields echoed, plus `id`, `created_at`, `status`.
+
+        `tracking_number` and `carrier_code` are the stored ones (trimmed; the carrier lower-cased,
+        or detected when none was sent), so a client can match the answer to what it sent."""
+        submitted = item if isinstance(item, dict) else {}
+        echoed = {name: submitted[name] for name in _CREATE_FIELDS if name in submitted}
         return {
             "id": shipment.tracking_id,
             "tracking_number": shipment.tracking_number,
             "carrier_code": shipment.carrier_code,
-            "order_create_time": extras.get("order_create_time"),
+            **echoed,
             "status": "pending",
             "created_at": self.store.now_iso(),
-            "customer_email": extras.get("customer_email"),
-            "customer_name": extras.get("customer_name"),
-            "order_id": extras.get("order_id"),
-            "comment": extras.get("comment"),
-            "title": extras.get("title"),
-            "logistics_channel": extras.get("logistics_channel"),
-            "destination": extras.get("destination_code", ""),
         }
 
     def post(self, body: bytes) -> Reply:
         """POST /v2/trackings/post: one tracking; a missing carrier is detected (else 4032)."""
-        return Reply(200, self._created_json(self._create(parse_json(body))))
+        item = parse_json(body)
+        return Reply(200, self._created_json(self._create(item), item))
 
     def batch(self, body: bytes) -> Reply:
-        """POST /v2/trackings/batch: 201 when all were added, 202 when some were refused."""
+        """POST /v2/trackings/batch: meta 200 when every item was added, 201 when some were refused
+        (each listed in `data.errors`), as §2 says and v2 clients accept."""
         items = self._bulk_items(body, self.config.max_batch_items)
         added, errors = [], []
         for item in items:
             try:
-                added.append(self._created_json(self._create(item)))
+                added.append(self._created_json(self._create(item), item))
             except RequestError as refused:
                 errors.append(self._item_error(item, refused))
         data = {"submitted": len(items), "added": len(added), "trackings": added, "errors": errors}
-        return Reply(202 if errors else 201, data)
+        return Reply(201 if errors else 200, data)
 
     # --- read, edit, delete ---------------------------------------------------------------
 

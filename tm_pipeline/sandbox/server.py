@@ -165,6 +165,12 @@ class SandboxServer:
         """Move simulated time: checkpoints appear, statuses change, new trackings arrive."""
         return self.store.advance(hours * 3600)
 
+    def set_billing(self, balance: int | None | str = "unchanged", quota: int | None | str = "unchanged") -> None:
+        """Set the creation balance and/or quota (None = unlimited): at 0, creation answers 4019 / 4021."""
+        self.account.set_billing(
+            {name: value for name, value in (("balance", balance), ("quota", quota)) if value != "unchanged"}
+        )
+
     def set_faults(self, faults: FaultConfig | Mapping[str, object]) -> None:
         """Replace the fault settings (reseeds the fault sequence)."""
         self.faults.configure(faults if isinstance(faults, FaultConfig) else FaultConfig.from_dict(faults))

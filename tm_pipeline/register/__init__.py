@@ -1,0 +1,1 @@
+"""Registration: create the shipments of an order system in TrackingMore (first in data flow: register → extract)."""
