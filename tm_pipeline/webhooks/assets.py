@@ -5,7 +5,6 @@ every few seconds and starts one run when pushes are waiting and no push run is 
 run takes the warehouse pool like every load, so it never overlaps a scheduled sync's load.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -149,7 +149,9 @@ def _check_signature(
     if abs(now_s - signed_at) > window_s:
         raise Refused(
             STALE_TIMESTAMP,
-            f"signed at {signed_at:.0f}, {now_s - signed_at:+.0f} s from now; the window is ±{window_s:.0f} s "
+            f"signed at {signed_at:.0f}, " + (
+                f"{now_s - signed_at:.0f} s ago" if now_s > signed_at else f"{signed_at - now_s:.0f} s in the future"
+            ) + f"; the window is ±{window_s:.0f} s "
             "(a replay, or a clock off: check NTP on this host)",
         )
 
