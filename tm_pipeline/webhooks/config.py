@@ -16,8 +16,8 @@ MIN_TOKEN_CHARS = 16
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # a tracking with hundreds of checkpoints is tens of KB
 DEFAULT_TIMESTAMP_WINDOW_S = 300.0
-DEFAULT_CLIENT_RATE_PER_S = 50.0
-DEFAULT_CLIENT_BURST = 200.0
+DEFAULT_CLIENT_RATE_PER_S = 200.0  # TrackingMore sends bursts after each refresh round: sized to pass them
+DEFAULT_CLIENT_BURST = 2000.0
 
 
 class ReceiverConfigError(ValueError):
