@@ -307,7 +307,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     report.set_defaults(handler=_report)
 
     bench = _add_command(
-        commands, "bench", "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules",
+        commands, "bench",
+        "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules, webhooks",
         "Each section starts its own sandbox process and prints its figures as JSON (README has the latest).",
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
