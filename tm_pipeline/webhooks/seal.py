@@ -1,8 +1,9 @@
 """Seal landed pushes into the lake as an ordinary extraction, exactly once.
 
-A seal reads every push record not yet sealed (per segment, from the end the last seal recorded
-to the last complete line), builds TRACKINGS pages with the extractor's own item→columns code
-(`items_to_table`: raw_json is the pushed tracking object, fetched_at its receive time), and
+A seal reads every push record no complete push extraction holds yet (per segment, the byte
+ranges up to the last complete line that no manifest names), builds TRACKINGS pages with the
+extractor's own item→columns code (`items_to_table`: raw_json is the pushed tracking object,
+fetched_at its receive time), and
 commits them through `Lake` as an extraction of window `push` whose manifest names the segment
 byte ranges it holds. From there the load treats pushes like any page: latest `updated_at` wins,
 so duplicates and reordered pushes cannot double a tracking or roll it back, and the integrity
