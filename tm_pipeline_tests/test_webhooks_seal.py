@@ -19,6 +19,7 @@ from tm_pipeline.landing.lake import COMPLETE, REPLACED, Lake
 from tm_pipeline.landing.pushes import PushLog, complete_end, read_records, segment_names
 from tm_pipeline.load.raw_tables import load_raw_tables
 from tm_pipeline.sandbox import SandboxServer
+from tm_pipeline.sandbox.webhooks import v4_tracking
 from tm_pipeline.webhooks.seal import push_manifests, seal_pushes, unsealed_bytes
 
 
@@ -166,3 +167,33 @@ def test_pushes_move_no_polling_watermark(tmp_path: Path, trackings: list[dict])
     seal_pushes(lake)
     assert [m.window_key for m in lake.manifests()] == ["push"]
     assert sync_state(lake.manifests()) == before
+
+
+def test_a_v4_push_seals_to_the_same_typed_row_and_checkpoints_as_its_v2_item(
+    tmp_path: Path, trackings: list[dict]
+) -> None:
+    """The v4 object is the sandbox's rendering of a real v2 item (independent code); sealed and
+    loaded, it must give what the v2 item gives in the columns and checkpoints the models read."""
+    item = next(t for t in trackings if (t["origin_info"] or {}).get("trackinfo"))
+    root = tmp_path / "lake"
+    log = PushLog(root).open()
+    log.append(json.dumps({"code": 200, "data": v4_tracking(item)}).encode(), "v4", item["id"],
+               datetime.now(timezone.utc))
+    log.close()
+    seal_pushes(Lake(root))
+    connection = _load(Lake(root), tmp_path)
+    row = connection.execute(
+        "SELECT tracking_number, carrier_code, status, substatus, original_country, archived, "
+        "strftime(updated_at, '%Y-%m-%dT%H:%M:%S') FROM raw.trackings"
+    ).fetchone()
+    expected_updated = datetime.fromisoformat(item["updated_at"]).astimezone(timezone.utc)
+    assert row == (
+        item["tracking_number"], item["carrier_code"], item["status"], item["substatus"], item["original_country"],
+        item["archived"], expected_updated.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    checkpoints = connection.execute(
+        "SELECT checkpoint_date, checkpoint_status, details FROM raw.checkpoints WHERE leg = 'origin' ORDER BY position"
+    ).fetchall()
+    assert checkpoints == [
+        (c["Date"], c["checkpoint_status"], c["Details"]) for c in item["origin_info"]["trackinfo"]
+    ]

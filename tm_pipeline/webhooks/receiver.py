@@ -73,7 +73,7 @@ class Receiver:
         self.accepted = 0
         self.refused: Counter[str] = Counter()
 
-    def _refuse(self, status: int, reason: str, client: str, detail: str, body: bytes = b"") -> Response:
+    def refuse(self, status: int, reason: str, client: str, detail: str, body: bytes = b"") -> Response:
         self.refused[reason] += 1
         log.warning("push refused from %s: %s (%s)", client, reason, detail)
         try:
@@ -88,21 +88,21 @@ class Receiver:
             return await self._push(request, client)
         except Exception as error:  # never a 500, never a stopped receiver
             log.exception("push from %s failed unexpectedly", client)
-            return self._refuse(503, "internal_error", client, f"{type(error).__name__}; retry later")
+            return self.refuse(503, "internal_error", client, f"{type(error).__name__}; retry later")
 
     async def _push(self, request: Request, client: str) -> Response:
         wait_s = self.limiter.admit(client)
         if wait_s > 0:
-            response = self._refuse(429, RATE_LIMITED, client, f"over {self.config.client_rate_per_s:g}/s")
+            response = self.refuse(429, RATE_LIMITED, client, f"over {self.config.client_rate_per_s:g}/s")
             response.headers["Retry-After"] = str(max(1, round(wait_s)))
             return response
         token = request.path_params.get("token", "")
         if not hmac.compare_digest(token.encode(), self.config.path_token.encode()):
-            return self._refuse(404, WRONG_PATH_TOKEN, client, "no receiver at this path")
+            return self.refuse(404, WRONG_PATH_TOKEN, client, "no receiver at this path")
         try:
             body = await _read_limited(request, self.config.max_body_bytes)
         except _TooLarge as refused:
-            return self._refuse(413, TOO_LARGE, client, str(refused))
+            return self.refuse(413, TOO_LARGE, client, str(refused))
         received_at = datetime.now(timezone.utc)
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
@@ -110,13 +110,13 @@ class Receiver:
                 body, headers, self.config.secret, self.clock(), self.config.timestamp_window_s
             )
         except Refused as refused:
-            return self._refuse(refused.status, refused.reason, client, refused.detail, body)
+            return self.refuse(refused.status, refused.reason, client, refused.detail, body)
         try:
             await anyio.to_thread.run_sync(
                 self.push_log.append, body, accepted.shape, accepted.tracking_id, received_at
             )
         except OSError as error:  # disk full, I/O error: not landed, so TrackingMore must send it again
-            return self._refuse(503, WRITE_FAILED, client, f"could not land the push ({error.strerror}); retry later")
+            return self.refuse(503, WRITE_FAILED, client, f"could not land the push ({error.strerror}); retry later")
         self.accepted += 1
         return JSONResponse({"meta": {"code": 200, "type": "Success", "message": "landed"}})
 
@@ -136,7 +136,7 @@ def build_app(receiver: Receiver) -> Starlette:
 
     async def not_found(request: Request) -> Response:
         client = request.client.host if request.client else "unknown"
-        return receiver._refuse(404, WRONG_PATH_TOKEN, client, "no receiver at this path")
+        return receiver.refuse(404, WRONG_PATH_TOKEN, client, "no receiver at this path")
 
     return Starlette(
         routes=[
