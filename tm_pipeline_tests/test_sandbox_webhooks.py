@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,19 @@ def test_the_webhook_is_configured_over_http_without_showing_the_secret(small_sa
     refused = requests.post(admin, json={"url": "ftp://x", "shape": "v9"}, timeout=10)
     assert refused.status_code == 400 and "shape" in refused.json()["error"]
     assert requests.post(admin, json={}, timeout=10).json() == {"config": None}
+
+
+def test_pushes_after_an_idle_gap_reconnect_instead_of_failing(small_sandbox: SandboxServer, tmp_path: Path) -> None:
+    """The receiver closes idle keep-alive connections (here after 1 s): the next advance's pushes
+    must not fail on them (and wait a backoff), they open new connections."""
+    config = ReceiverConfig(path_token=TOKEN, secret=None)
+    with ReceiverThread(config, tmp_path / "lake", keep_alive_s=1) as running:
+        small_sandbox.configure_webhook({"url": running.url, "senders": 2, "backoff_s": 30})
+        assert small_sandbox.webhook is not None
+        small_sandbox.advance_clock(12)
+        assert small_sandbox.webhook.wait_idle(30)
+        time.sleep(2.5)  # longer than the receiver's keep-alive: it closes both connections
+        small_sandbox.advance_clock(12)
+        assert small_sandbox.webhook.wait_idle(20)
+        stats = small_sandbox.webhook.stats()
+    assert set(stats["answers"]) == {"200"} and stats["counts"]["delivered"] == len(_landed(tmp_path / "lake"))

@@ -241,6 +241,21 @@ class WebhookSender:
         response.read()
         return response.status
 
+    def _post_reconnecting(
+        self, connection: http.client.HTTPConnection, body: bytes, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPConnection, int]:
+        """A kept-alive connection the receiver closed while idle fails on first use: like any HTTP
+        client, send once more on a new connection before calling it a failed attempt."""
+        reused = connection.sock is not None
+        try:
+            return connection, self._post(connection, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+        connection.close()
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=self.config.timeout_s)
+        return connection, self._post(connection, body, headers)
+
     def _run(self) -> None:
         connection = http.client.HTTPConnection(self._host, self._port, timeout=self.config.timeout_s)
         while not self._stop.is_set():
@@ -265,7 +280,7 @@ class WebhookSender:
             body, headers = self._body_and_headers(push)
             started = time.perf_counter()
             try:
-                status = self._post(connection, body, headers)
+                connection, status = self._post_reconnecting(connection, body, headers)
                 answer = str(status)
             except (OSError, http.client.HTTPException):
                 connection.close()

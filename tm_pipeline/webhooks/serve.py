@@ -30,14 +30,17 @@ def bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _server(receiver: Receiver, forwarded_allow_ips: str | None) -> uvicorn.Server:
+KEEP_ALIVE_S = 30  # how long an idle pushing connection stays open for the next push
+
+
+def _server(receiver: Receiver, forwarded_allow_ips: str | None, keep_alive_s: int = KEEP_ALIVE_S) -> uvicorn.Server:
     config = uvicorn.Config(
         build_app(receiver),
         access_log=False,  # the path carries the token
         log_level="warning",
         lifespan="on",
         forwarded_allow_ips=forwarded_allow_ips,
-        timeout_keep_alive=30,
+        timeout_keep_alive=keep_alive_s,
     )
     return uvicorn.Server(config)
 
@@ -57,10 +60,13 @@ def serve_forever(
 class ReceiverThread:
     """The receiver in a background thread on 127.0.0.1, for tests and benchmarks; `stop()` joins it."""
 
-    def __init__(self, config: ReceiverConfig, lake_root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, config: ReceiverConfig, lake_root: Path, host: str = "127.0.0.1", port: int = 0,
+        keep_alive_s: int = KEEP_ALIVE_S,
+    ) -> None:
         self.receiver = Receiver(config, lake_root)
         self._listener = bind(host, port)
-        self._server = _server(self.receiver, None)
+        self._server = _server(self.receiver, None, keep_alive_s)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._listener]}, name="tm-webhook-receiver", daemon=True
         )
