@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from tm_pipeline import settings
+from tm_pipeline.bench.daemon_launch import SensorDriver
 from tm_pipeline.bench.sandbox_process import BENCH_KEY, sandbox_process
 from tm_pipeline.webhooks.config import PATH_TOKEN_VAR
 
 TOKEN = "bench-" + "w" * 30
 TICK_EVERY_S = 1.0
+ADVANCE_DAYS = 10  # enough changes to keep the senders busy for a while: a sustained rate, not a burst
 
 
 @contextmanager
@@ -89,9 +91,10 @@ def bench_push_throughput(trackings: int, senders: int, log: Callable[[str], Non
     with tempfile.TemporaryDirectory() as tmp, sandbox_process(trackings, 0.0) as base_url, \
             receiver_process(Path(tmp)) as url:
         _admin(base_url, "POST", "/_sandbox/webhook", {"url": url, "senders": senders, "secret": None})
-        log(f"webhooks: pushing the changes of a 5-day advance of {trackings:,} trackings, {senders} senders")
+        log(f"webhooks: pushing the changes of a {ADVANCE_DAYS}-day advance of {trackings:,} trackings, "
+            f"{senders} senders")
         started = time.perf_counter()
-        _admin(base_url, "POST", "/_sandbox/clock", {"advance_hours": 120})
+        _admin(base_url, "POST", "/_sandbox/clock", {"advance_hours": 24 * ADVANCE_DAYS})
         stats = _wait_idle(base_url, 600)
         elapsed_s = time.perf_counter() - started
     latencies = stats["latencies_ms"]
@@ -100,6 +103,7 @@ def bench_push_throughput(trackings: int, senders: int, log: Callable[[str], Non
         "pushes": delivered,
         "senders": senders,
         "answers": stats["answers"],
+        "seconds": elapsed_s,
         "pushes_per_s": delivered / elapsed_s,
         "latency_ms_p50": _percentile(latencies, 0.50),
         "latency_ms_p99": _percentile(latencies, 0.99),
@@ -122,13 +126,10 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def bench_update_to_published(trackings: int, log: Callable[[str], None], rounds: int = 3) -> dict[str, Any]:
-    import duckdb
-
-    from tm_pipeline.bench.daemon_launch import SensorDriver
     from tm_pipeline.definitions import default_resources
     from tm_pipeline.runs import dagster_home, instance_for, materialize_all
 
-    figures: list[float] = []
+    rounds_measured: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp, sandbox_process(trackings, 1.0) as base_url:
         data_dir = Path(tmp) / "data"
         environment = {settings.API_KEY_VAR: BENCH_KEY, settings.BASE_URL_VAR: base_url,
@@ -140,33 +141,63 @@ def bench_update_to_published(trackings: int, log: Callable[[str], None], rounds
             _admin(base_url, "POST", "/_sandbox/webhook", {"url": url})
             with instance_for(data_dir) as instance, SensorDriver(instance) as daemon:
                 for _ in range(rounds):
-                    advanced_at = time.monotonic()
-                    clock = _admin(base_url, "POST", "/_sandbox/clock", {"advance_hours": 3})
-                    newest = max(t["updated_at"] or "" for t in _admin_trackings(base_url))
-                    run_id = None
-                    while run_id is None:
-                        if time.monotonic() - advanced_at > 600:
-                            raise TimeoutError("no push run within 600 s of the advance")
-                        created = daemon.tick()
-                        run_id = created[0] if created else None
-                        if run_id is None:
-                            time.sleep(TICK_EVERY_S)
-                    run = daemon.wait(run_id, 600)
-                    if run.status.value != "SUCCESS":
-                        raise RuntimeError(f"push run {run_id} ended {run.status.value}")
-                    figures.append(time.monotonic() - advanced_at)
-                    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
-                        row = published.execute("SELECT max(updated_at) FROM raw.trackings").fetchone()
-                    landed_newest = row[0] if row else None
-                    if landed_newest != datetime.fromisoformat(newest):
-                        raise RuntimeError(f"the published warehouse's newest update is {landed_newest}, not {newest}")
-                    log(f"webhooks: advance to {clock['now']} published after {figures[-1]:.1f} s "
-                        f"(newest update {newest}, published {landed_newest})")
+                    rounds_measured.append(_one_round(base_url, daemon, data_dir, log))
+
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in rounds_measured)
+
     return {
         "trackings": trackings,
-        "update_to_published_s": [round(value, 1) for value in figures],
-        "median_s": statistics.median(figures),
+        "rounds": rounds_measured,
+        "median_update_to_published_s": median("published_s"),
+        "median_pushes_delivered_s": median("pushes_delivered_s"),
+        "median_run_created_s": median("run_created_s"),
+        "median_run_started_s": median("run_started_s"),
     }
+
+
+def _one_round(base_url: str, daemon: SensorDriver, data_dir: Path, log: Callable[[str], None]) -> dict[str, float]:
+    """Advance the clock by 3 h, tick the sensor every second until it starts a run, wait for the run.
+    Seconds from the advance: all pushes answered, run created, run started (worker up), published."""
+    import duckdb
+
+    delivered_before = _admin(base_url, "GET", "/_sandbox/webhook")["counts"].get("delivered", 0)
+    advanced_wall = time.time()
+    advanced_at = time.monotonic()
+    clock = _admin(base_url, "POST", "/_sandbox/clock", {"advance_hours": 3})
+    delivered_s: float | None = None
+    run_id = None
+    while run_id is None:
+        if time.monotonic() - advanced_at > 600:
+            raise TimeoutError("no push run within 600 s of the advance")
+        stats = _admin(base_url, "GET", "/_sandbox/webhook")
+        if delivered_s is None and stats["queued_now"] == 0 and stats["in_flight"] == 0 \
+                and stats["counts"].get("delivered", 0) > delivered_before:
+            delivered_s = time.monotonic() - advanced_at
+        created = daemon.tick()
+        run_id = created[0] if created else None
+        if run_id is None:
+            time.sleep(TICK_EVERY_S)
+    created_s = time.monotonic() - advanced_at
+    run = daemon.wait(run_id, 600)
+    published_s = time.monotonic() - advanced_at
+    if run.status.value != "SUCCESS":
+        raise RuntimeError(f"push run {run_id} ended {run.status.value}")
+    record = daemon.instance.get_run_record_by_id(run_id)
+    newest = max(t["updated_at"] or "" for t in _admin_trackings(base_url))
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
+        row = published.execute("SELECT max(updated_at) FROM raw.trackings").fetchone()
+    if (row[0] if row else None) != datetime.fromisoformat(newest):
+        raise RuntimeError(f"the published warehouse's newest update is {row}, not {newest}")
+    measured = {
+        "pushes": stats["counts"].get("delivered", 0) - delivered_before,
+        "pushes_delivered_s": round(delivered_s if delivered_s is not None else created_s, 1),
+        "run_created_s": round(created_s, 1),
+        "run_started_s": round((record.start_time or advanced_wall) - advanced_wall, 1) if record else -1.0,
+        "published_s": round(published_s, 1),
+    }
+    log(f"webhooks: advance to {clock['now']}: {measured}")
+    return measured
 
 
 def _admin_trackings(base_url: str) -> list[dict[str, Any]]:
@@ -174,7 +205,7 @@ def _admin_trackings(base_url: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in response.read().splitlines() if line.strip()]
 
 
-def bench_webhooks(log: Callable[[str], None], trackings: int = 20_000) -> dict[str, Any]:
+def bench_webhooks(log: Callable[[str], None], trackings: int = 100_000) -> dict[str, Any]:
     return {
         "throughput": bench_push_throughput(trackings, senders=8, log=log),
         "update_to_published": bench_update_to_published(4500, log),
