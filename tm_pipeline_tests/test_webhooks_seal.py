@@ -197,3 +197,16 @@ def test_a_v4_push_seals_to_the_same_typed_row_and_checkpoints_as_its_v2_item(
     assert checkpoints == [
         (c["Date"], c["checkpoint_status"], c["Details"]) for c in item["origin_info"]["trackinfo"]
     ]
+
+
+def test_a_backlog_is_sealed_in_bounded_parts_without_losing_or_repeating_a_push(
+    tmp_path: Path, trackings: list[dict]
+) -> None:
+    root = tmp_path / "lake"
+    lake = Lake(root)
+    _append_all(root, [(_body(t), t["id"]) for t in trackings[:30]])
+    total = unsealed_bytes(lake)
+    sealed = [seal_pushes(lake, max_bytes=total // 4).records for _ in range(6)]
+    assert sealed[-1] == 0 and all(part < 30 for part in sealed) and sum(sealed) == 30
+    connection = _load(lake, tmp_path)
+    assert connection.execute("SELECT count(DISTINCT tracking_id), count(*) FROM raw.trackings").fetchone() == (30, 30)

@@ -47,6 +47,7 @@ from tm_pipeline.webhooks.verify import V4
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 2000
+MAX_SEAL_BYTES = 128 * 1024 * 1024
 
 
 class _PushBody(msgspec.Struct):
@@ -168,8 +169,29 @@ def _retire_broken(lake: Lake, manifests: list[Manifest], sealing: Manifest) -> 
     return lake.retire(sealing, unfinished + damaged) if unfinished or damaged else []
 
 
-def seal_pushes(lake: Lake, dagster_run_id: str = "") -> SealSummary:
-    """Seal every landed, unsealed push into one new push extraction; returns what it did."""
+def _read_within(
+    lake: Lake, ranges: dict[str, list[list[int]]], max_bytes: int
+) -> tuple[list[PushRecord], dict[str, list[list[int]]]]:
+    """The records of `ranges`, stopping after the record that reaches `max_bytes` of log; returns
+    them with the ranges they cover exactly (the rest waits for the next seal)."""
+    records: list[PushRecord] = []
+    covered: dict[str, list[list[int]]] = {}
+    taken = 0
+    for segment, gaps in ranges.items():
+        for start, end in gaps:
+            for record in read_records(lake.root, segment, start, end):
+                records.append(record)
+                taken += record.end - record.start
+                if taken >= max_bytes:
+                    covered.setdefault(segment, []).append([start, record.end])
+                    return records, covered
+            covered.setdefault(segment, []).append([start, end])
+    return records, covered
+
+
+def seal_pushes(lake: Lake, dagster_run_id: str = "", max_bytes: int = MAX_SEAL_BYTES) -> SealSummary:
+    """Seal landed, unsealed pushes (at most about `max_bytes` of log, so a backlog never has to fit
+    in memory at once: the sensor sees the rest and runs again) into one new push extraction."""
     started = time.monotonic()
     with _seal_lock(lake):
         manifests = push_manifests(lake)
@@ -178,12 +200,7 @@ def seal_pushes(lake: Lake, dagster_run_id: str = "") -> SealSummary:
         ranges = unsealed_ranges(lake, push_manifests(lake) if retired else manifests)
         if not ranges:
             return SealSummary(None, retired=retired, elapsed_s=time.monotonic() - started)
-        records = [
-            record
-            for segment, gaps in ranges.items()
-            for start, end in gaps
-            for record in read_records(lake.root, segment, start, end)
-        ]
+        records, ranges = _read_within(lake, ranges, max_bytes)
         sealing.params = {"segments": ranges}
         sealing.total_reported = len(records)
         if dagster_run_id:
