@@ -1,7 +1,7 @@
 """A v4 pushed tracking in the v2 item shape the lake's TRACKINGS columns and the load read.
 
 Minimal on purpose: only the fields the typed columns and `raw.checkpoints` read, named as the
-v4 object names them (/work/shared/trackingmore-api.md §10.4). The v4 list endpoint's own
+v4 object names them (the API description, §10.4). The v4 list endpoint's own
 item→columns mapping (branch `v4`) replaces this function at merge, so pushes and polled v4 pages
 are typed by one mapping; until then, what v4 carries and v2 does not (milestone dates, locations
 as separate fields) stays in the push log's original bytes, not in raw_json.

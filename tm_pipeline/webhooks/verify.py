@@ -12,7 +12,7 @@ TrackingMore (or an operator reading the rejection log) can act on:
 
 v2 pushes carry `verifyInfo: {timeStr, signature}` in the body; v4 pushes send `timestamp` and
 `signature` headers. Both sign the timestamp string with HMAC-SHA256, hex-encoded
-(/work/shared/trackingmore-api.md §8); the key is the account's login e-mail for v2 and the v4
+(the API description, §8 Webhooks); the key is the account's login e-mail for v2 and the v4
 webhook secret for v4 (the receiver takes one secret: the one of the version the account uses).
 The signature covers the timestamp, not the body: the window bounds how long a captured
 signature can be replayed, and a replayed body is harmless to the marts (an older state never
