@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -156,31 +157,44 @@ def bench_update_to_published(trackings: int, log: Callable[[str], None], rounds
     }
 
 
+def _watch_delivery(base_url: str, delivered_before: int, advanced_at: float, delivered_s: list[float]) -> None:
+    """Note when the sandbox has no push queued or in flight any more (after at least one was answered)."""
+    deadline = advanced_at + 600
+    while time.monotonic() < deadline:
+        stats = _admin(base_url, "GET", "/_sandbox/webhook")
+        idle = stats["queued_now"] == 0 and stats["in_flight"] == 0
+        if idle and stats["counts"].get("delivered", 0) > delivered_before:
+            delivered_s.append(time.monotonic() - advanced_at)
+            return
+        time.sleep(0.05)
+
+
 def _one_round(base_url: str, daemon: SensorDriver, data_dir: Path, log: Callable[[str], None]) -> dict[str, float]:
     """Advance the clock by 3 h, tick the sensor every second until it starts a run, wait for the run.
     Seconds from the advance: all pushes answered, run created, run started (worker up), published."""
     import duckdb
 
     delivered_before = _admin(base_url, "GET", "/_sandbox/webhook")["counts"].get("delivered", 0)
-    advanced_wall = time.time()
     advanced_at = time.monotonic()
+    advanced_wall = time.time()
     clock = _admin(base_url, "POST", "/_sandbox/clock", {"advance_hours": 3})
-    delivered_s: float | None = None
+    delivered_s: list[float] = []
+    watcher = threading.Thread(target=_watch_delivery, args=(base_url, delivered_before, advanced_at, delivered_s))
+    watcher.start()
     run_id = None
-    while run_id is None:
-        if time.monotonic() - advanced_at > 600:
-            raise TimeoutError("no push run within 600 s of the advance")
-        stats = _admin(base_url, "GET", "/_sandbox/webhook")
-        if delivered_s is None and stats["queued_now"] == 0 and stats["in_flight"] == 0 \
-                and stats["counts"].get("delivered", 0) > delivered_before:
-            delivered_s = time.monotonic() - advanced_at
-        created = daemon.tick()
-        run_id = created[0] if created else None
-        if run_id is None:
-            time.sleep(TICK_EVERY_S)
-    created_s = time.monotonic() - advanced_at
-    run = daemon.wait(run_id, 600)
-    published_s = time.monotonic() - advanced_at
+    try:
+        while run_id is None:
+            if time.monotonic() - advanced_at > 600:
+                raise TimeoutError("no push run within 600 s of the advance")
+            created = daemon.tick()
+            run_id = created[0] if created else None
+            if run_id is None:
+                time.sleep(TICK_EVERY_S)
+        created_s = time.monotonic() - advanced_at
+        run = daemon.wait(run_id, 600)
+        published_s = time.monotonic() - advanced_at
+    finally:
+        watcher.join(timeout=600)
     if run.status.value != "SUCCESS":
         raise RuntimeError(f"push run {run_id} ended {run.status.value}")
     record = daemon.instance.get_run_record_by_id(run_id)
@@ -189,9 +203,10 @@ def _one_round(base_url: str, daemon: SensorDriver, data_dir: Path, log: Callabl
         row = published.execute("SELECT max(updated_at) FROM raw.trackings").fetchone()
     if (row[0] if row else None) != datetime.fromisoformat(newest):
         raise RuntimeError(f"the published warehouse's newest update is {row}, not {newest}")
+    delivered_after = _admin(base_url, "GET", "/_sandbox/webhook")["counts"].get("delivered", 0)
     measured = {
-        "pushes": stats["counts"].get("delivered", 0) - delivered_before,
-        "pushes_delivered_s": round(delivered_s if delivered_s is not None else created_s, 1),
+        "pushes": delivered_after - delivered_before,
+        "pushes_delivered_s": round(delivered_s[0], 1) if delivered_s else -1.0,
         "run_created_s": round(created_s, 1),
         "run_started_s": round((record.start_time or advanced_wall) - advanced_wall, 1) if record else -1.0,
         "published_s": round(published_s, 1),
