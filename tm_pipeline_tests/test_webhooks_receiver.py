@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from tm_pipeline.cli import main
-from tm_pipeline.landing.pushes import read_records, read_rejections, segment_names
+from tm_pipeline.landing.push_rejections import read_rejections
+from tm_pipeline.landing.pushes import read_records, segment_names
 from tm_pipeline.sandbox import SandboxServer
 from tm_pipeline.webhooks.config import PATH_TOKEN_VAR, ReceiverConfig
 from tm_pipeline.webhooks.serve import ReceiverThread

@@ -1,7 +1,8 @@
 """The push log: webhook pushes landed durably, append-only, before the receiver answers 200.
 
     <root>/pushes/segment-00000001.jsonl      one accepted push per line, fsynced before its 200
-    <root>/pushes_rejected/rejected-00000001.jsonl   refused pushes: reason, client, a body prefix
+
+(Refused pushes are recorded apart, in landing/push_rejections.py.)
 
 A line is `{"received_at", "shape", "tracking_id", "sha256", "body"}`: `body` is the request
 body exactly as received (accepted bodies are valid UTF-8 JSON, so the text round-trips to the
@@ -27,17 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 PUSHES_DIR = "pushes"
-REJECTED_DIR = "pushes_rejected"
 SEGMENT_GLOB = "segment-*.jsonl"
 # A segment rolls over past this size, so no file grows without bound and sealed ones can be archived.
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
-# Rejections are evidence for an operator, not data: bounded in count of files and in bytes per record.
-REJECTED_BODY_PREFIX_BYTES = 256
-REJECTED_FILE_BYTES = 4 * 1024 * 1024
-REJECTED_FILES_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -220,48 +216,3 @@ def read_records(lake_root: Path, segment: str, start: int, end: int) -> Iterato
                     "and restore it from a backup, or ask TrackingMore to resend"
                 ) from None
             offset += len(line)
-
-
-class RejectionLog:
-    """Refused pushes, for an operator: why, from whom, and a short prefix of the body.
-
-    Bounded: at most REJECTED_FILES_KEPT files of REJECTED_FILE_BYTES; the oldest file goes first.
-    Not fsynced: a refused push is not data, and a flood of them must not cost a disk flush each."""
-
-    def __init__(self, lake_root: Path) -> None:
-        self.directory = Path(lake_root) / REJECTED_DIR
-        self._lock = threading.Lock()
-        self.recorded = 0
-
-    def record(self, reason: str, status: int, client: str, detail: str, body: bytes) -> None:
-        entry: dict[str, Any] = {
-            "at": datetime.now(timezone.utc).isoformat(),
-            "status": status,
-            "reason": reason,
-            "client": client,
-            "detail": detail[:300],
-            "body_bytes": len(body),
-            "body_prefix": body[:REJECTED_BODY_PREFIX_BYTES].decode("utf-8", errors="replace"),
-        }
-        line = json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n"
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            files = sorted(self.directory.glob("rejected-*.jsonl"))
-            current = files[-1] if files else self.directory / "rejected-00000001.jsonl"
-            if current.exists() and current.stat().st_size + len(line) > REJECTED_FILE_BYTES:
-                number = int(current.stem.removeprefix("rejected-")) + 1
-                current = self.directory / f"rejected-{number:08d}.jsonl"
-                files.append(current)
-            with open(current, "ab") as stream:
-                stream.write(line)
-            for old in files[:-REJECTED_FILES_KEPT]:
-                old.unlink(missing_ok=True)
-            self.recorded += 1
-
-
-def read_rejections(lake_root: Path) -> list[dict[str, Any]]:
-    directory = Path(lake_root) / REJECTED_DIR
-    found: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("rejected-*.jsonl")):
-        found.extend(json.loads(line) for line in path.read_bytes().splitlines() if line.strip())
-    return found

@@ -29,7 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tm_pipeline.landing.pushes import PushLog, RejectionLog
+from tm_pipeline.landing.push_rejections import RejectionLog
+from tm_pipeline.landing.pushes import PushLog
 from tm_pipeline.webhooks.config import ReceiverConfig
 from tm_pipeline.webhooks.ratelimit import ClientRateLimiter
 from tm_pipeline.webhooks.verify import Refused, judge_push
