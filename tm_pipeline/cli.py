@@ -169,6 +169,25 @@ def _lake(args: argparse.Namespace) -> int:
     return EXIT_FAILED if audit.problems else EXIT_OK
 
 
+def _webhook(args: argparse.Namespace) -> int:
+    from tm_pipeline.webhooks.config import ReceiverConfigError, config_from_environment
+    from tm_pipeline.webhooks.serve import serve_forever
+
+    try:
+        config = config_from_environment(
+            args.max_body_bytes, args.timestamp_window_s, args.client_rate_per_s, args.client_burst
+        )
+    except ReceiverConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        serve_forever(config, Path(args.data_dir).resolve() / "lake", args.host, args.port, args.forwarded_allow_ips)
+    except (OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from tm_pipeline.sandbox.cli import run
 
@@ -288,7 +307,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     report.set_defaults(handler=_report)
 
     bench = _add_command(
-        commands, "bench", "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules",
+        commands, "bench",
+        "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules, webhooks",
         "Each section starts its own sandbox process and prints its figures as JSON (README has the latest).",
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
@@ -319,6 +339,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     accept.add_argument("--reason", required=True, help="why, e.g. 'disk failure 2026-01-03, no backup'")
     lake.set_defaults(handler=_lake)
 
+    _add_webhook_command(commands)
+
     from tm_pipeline.sandbox.cli import add_arguments
 
     sandbox = _add_command(
@@ -328,6 +350,33 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     add_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
     return parser
+
+
+def _add_webhook_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tm_pipeline.webhooks import config
+
+    webhook = _add_command(
+        commands, "webhook", "receive TrackingMore webhook pushes (v2 and v4) and land them in the lake",
+        f"Listens on POST /webhooks/${config.PATH_TOKEN_VAR} and answers 200 only once a push is fsynced\n"
+        f"to <data-dir>/lake/pushes/; the Dagster sensor pushes_waiting loads them into the warehouse.\n"
+        f"${config.PATH_TOKEN_VAR} (required, >= {config.MIN_TOKEN_CHARS} characters) keeps strangers out; with\n"
+        f"${config.SECRET_VAR} set (v2: the account's login e-mail; v4: the webhook secret) unsigned,\n"
+        "badly signed or stale pushes are refused. Put it behind a TLS proxy (docs/operations.md).",
+    )
+    _add_data_dir(webhook, "where the lake is (pushes land in <data-dir>/lake/pushes)")
+    webhook.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    webhook.add_argument("--port", type=int, default=8780, help="port to listen on (0: any free port)")
+    webhook.add_argument("--max-body-bytes", type=int, default=config.DEFAULT_MAX_BODY_BYTES,
+                         help="larger pushes are refused with 413")
+    webhook.add_argument("--timestamp-window-s", type=float, default=config.DEFAULT_TIMESTAMP_WINDOW_S,
+                         help="signed timestamps further from now are refused as replays (401)")
+    webhook.add_argument("--client-rate-per-s", type=float, default=config.DEFAULT_CLIENT_RATE_PER_S,
+                         help="pushes per second per client address, beyond the burst (429)")
+    webhook.add_argument("--client-burst", type=float, default=config.DEFAULT_CLIENT_BURST,
+                         help="pushes a client may send at once before the rate applies")
+    webhook.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                         help="proxies whose X-Forwarded-For names the client (for the per-client rate)")
+    webhook.set_defaults(handler=_webhook)
 
 
 def _bench_sections() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.register.assets import RegistrationResource, shipments_registration
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
 from tm_pipeline.schedules import automation_sensor, sync_every_3_hours, sync_job
+from tm_pipeline.webhooks.assets import lake_pushes, push_job, pushes_waiting
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 MODEL_ASSETS, DATA_TEST_CHECKS = build_model_definitions(SQL_DIR)
@@ -66,7 +67,7 @@ def default_resources(
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
     return [
-        shipments_registration, trackingmore_extract, trackings_by_created_day, warehouse_raw_tables,
+        shipments_registration, trackingmore_extract, trackings_by_created_day, lake_pushes, warehouse_raw_tables,
         raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET,
     ]
 
@@ -79,9 +80,9 @@ def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definiti
     return dg.Definitions(
         assets=pipeline_assets(),
         asset_checks=pipeline_checks(),
-        jobs=[sync_job],
+        jobs=[sync_job, push_job],
         schedules=[sync_every_3_hours],
-        sensors=[automation_sensor],
+        sensors=[automation_sensor, pushes_waiting],
         # Runs launched from the UI or by the sensor run in-process too, like the scheduled job.
         executor=dg.in_process_executor,
         resources=dict(resources) if resources is not None else default_resources(),

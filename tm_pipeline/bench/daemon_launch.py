@@ -99,3 +99,53 @@ def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0
         finished_s = time.monotonic() - submitted_at
     run_wall_s = (record.end_time or 0.0) - (record.start_time or 0.0)
     return LaunchedRun(run.run_id, record.dagster_run.status.value, finished_s, run_wall_s, code_location_load_s)
+
+
+def _wait_finished(instance: dg.DagsterInstance, run_id: str, deadline: float) -> dg.DagsterRun:
+    while True:
+        record = instance.get_run_record_by_id(run_id)
+        if record is not None and record.dagster_run.is_finished:
+            return record.dagster_run
+        if time.monotonic() > deadline:
+            status = record.dagster_run.status.value if record else "unknown"
+            raise TimeoutError(f"run {run_id} did not finish in time (status {status})")
+        time.sleep(0.2)
+
+
+class SensorDriver:
+    """The daemon's sensor loop and run queue, one iteration at a time: for the webhook sensor's test
+    and benchmark. Keeps one code server (WorkspaceProcessContext) for all ticks, as the daemon does."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        from dagster._daemon.sensor import execute_sensor_iteration
+
+        self._execute = execute_sensor_iteration
+        self.instance = instance
+        self._context = WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE_FILE)]))
+
+    def __enter__(self) -> SensorDriver:
+        self._context.__enter__()
+        errors = [
+            entry.load_error for entry in self._context.create_request_context().get_code_location_entries().values()
+            if entry.load_error
+        ]
+        if errors:
+            raise RuntimeError(f"{WORKSPACE_FILE} did not load: {errors[0].message}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._context.__exit__(None, None, None)
+
+    def tick(self) -> list[str]:
+        """One sensor-daemon iteration (every running sensor not under its minimum interval), then one
+        run-queue iteration; returns the ids of the runs the tick created."""
+        known = {run.run_id for run in self.instance.get_runs()}
+        for _ in self._execute(self._context, log, threadpool_executor=None, submit_threadpool_executor=None):
+            pass
+        created = [run.run_id for run in self.instance.get_runs() if run.run_id not in known]
+        if created:
+            _dequeue_once(self._context)
+        return created
+
+    def wait(self, run_id: str, timeout_s: float = 300.0) -> dg.DagsterRun:
+        return _wait_finished(self.instance, run_id, time.monotonic() + timeout_s)

@@ -22,7 +22,9 @@ from tm_pipeline.bench.soak import bench_soak
 from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
-SECTIONS = ("pacing", "v4_pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled")
+SECTIONS = (
+    "pacing", "v4_pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled", "webhooks",
+)
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -158,4 +160,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.scheduled import bench_scheduled
 
         results["scheduled"] = bench_scheduled(scheduled_trackings, log)
+    if "webhooks" in sections:
+        from tm_pipeline.bench.webhooks import bench_webhooks
+
+        results["webhooks"] = bench_webhooks(log)
     return results

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tm_pipeline.contracts.windows import PUSH_WINDOW
 from tm_pipeline.extract.run import ExtractSummary
 from tm_pipeline.extract.windows import Window
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
@@ -43,7 +44,8 @@ def repair_lake(
     """Re-extract each damaged extraction; returns the repairs and the lake's audit afterwards."""
     audit = audit_lake(lake)
     repairs = []
-    for damaged in audit.damaged_extractions():
+    # Pushes are not the API's to give again: the seal re-seals a damaged push extraction from the push log.
+    for damaged in [m for m in audit.damaged_extractions() if m.window_key != PUSH_WINDOW]:
         files = sorted(p.file for p in audit.page_problems if p.extraction_id == damaged.extraction_id)
         logger.warning(
             f"lake files of extraction {damaged.extraction_id} ({damaged.window_key}) are missing or damaged: "

@@ -28,6 +28,7 @@ from tm_pipeline.load.raw_tables import (
     status_codes_table,
 )
 from tm_pipeline.resources import LakeResource, WarehouseResource
+from tm_pipeline.webhooks.assets import LAKE_PUSHES
 
 RAW_TRACKINGS = dg.AssetKey(["raw", "trackings"])
 RAW_CHECKPOINTS = dg.AssetKey(["raw", "checkpoints"])
@@ -37,9 +38,11 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 
 # Eager, except that days never backfilled do not count as missing: almost every created-day
 # partition is, by design, and `eager()` waits for all of a dependency's partitions. A day that
-# is backfilled still counts as an update and triggers the load.
+# is backfilled still counts as an update and triggers the load. Pushes never sealed (no webhook
+# receiver) do not count as missing either.
 FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
-    "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL))
+    "any_deps_missing",
+    dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL, LAKE_PUSHES)),
 )
 
 LAKE_CHECK = "lake_matches_manifests"
@@ -59,7 +62,7 @@ LEDGER_ADVICE = (
     specs=[
         dg.AssetSpec(
             RAW_TRACKINGS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
             description="One row per tracking (the latest state wins), typed columns; the original JSON is "
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
@@ -68,7 +71,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_CHECKPOINTS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(CHECKPOINTS_SCHEMA)},
@@ -91,7 +94,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_QUARANTINE,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
             description="List items that could not be typed (no id, wrong types, not an object, lone surrogates): "
             "where they came from, why, and their original bytes.",
             kinds={"duckdb"},

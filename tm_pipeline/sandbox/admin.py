@@ -43,6 +43,14 @@ def admin_reply(sandbox: SandboxServer, method: str, path: str, body: bytes) -> 
             if not isinstance(fields, dict):
                 raise ValueError("body must be a JSON object such as {\"quota\": 0}")
             return Reply(200, body=orjson.dumps(sandbox.account.set_billing(fields)))
+        if route == ("GET", "/_sandbox/webhook"):
+            return Reply(200, body=orjson.dumps(sandbox.webhook.stats() if sandbox.webhook else {"config": None}))
+        if route == ("POST", "/_sandbox/webhook"):
+            fields = parse_json(body)
+            if not isinstance(fields, dict):
+                raise ValueError("body must be a JSON object: {\"url\": ..., \"shape\": \"v2\"|\"v4\", ...}, or {}")
+            sandbox.configure_webhook(fields or None)
+            return Reply(200, body=orjson.dumps(sandbox.webhook.stats() if sandbox.webhook else {"config": None}))
         if route == ("GET", "/_sandbox/truth"):
             return Reply(200, body=orjson.dumps(sandbox.expected_metrics()))
         if route == ("GET", "/_sandbox/trackings"):

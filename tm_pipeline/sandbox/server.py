@@ -38,6 +38,7 @@ from .truth_journeys import (
     expected_journey_metrics,
 )
 from .v4_api import V4_API_KEY_HEADER, V4_LIST_PATH, v4_error, v4_list
+from .webhooks import WebhookConfig, WebhookSender
 
 API_KEY_HEADER = "trackingmore-api-key"
 LIST_PATH = "/v2/trackings/get"
@@ -105,6 +106,7 @@ class SandboxServer:
         self._arrivals_without_stamp = 0
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.webhook: WebhookSender | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        self.configure_webhook(None)
         if self._httpd is None:
             return
         self._httpd.shutdown()
@@ -170,6 +173,20 @@ class SandboxServer:
         self.account.set_billing(
             {name: value for name, value in (("balance", balance), ("quota", quota)) if value != "unchanged"}
         )
+    def configure_webhook(self, config: WebhookConfig | Mapping[str, object] | None) -> None:
+        """Push every tracking a clock advance changes to `config.url` (see webhooks.py); None stops pushing."""
+        with self.store.lock:
+            previous, self.webhook = self.webhook, None
+            self.store.on_advance = None
+            if config is not None:
+                settings = config if isinstance(config, WebhookConfig) else WebhookConfig.from_dict(dict(config))
+                sender = WebhookSender(settings)
+                self.webhook = sender
+                self.store.on_advance = lambda ids: sender.trackings_changed(
+                    [(tid, self.store.rendered[tid], self.store.shipments[tid].status) for tid in ids]
+                )
+        if previous is not None:
+            previous.stop()
 
     def set_faults(self, faults: FaultConfig | Mapping[str, object]) -> None:
         """Replace the fault settings (reseeds the fault sequence)."""

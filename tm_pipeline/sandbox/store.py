@@ -13,7 +13,7 @@ import random
 import threading
 from bisect import insort
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -64,6 +64,8 @@ class TrackingStore:
             else config.trackings / max(config.history_days, 1e-9)
         ) / 86400
         self._new_carry = 0.0
+        # Called (under `lock`) with the ids a clock advance changed or created: the webhook sender.
+        self.on_advance: Callable[[list[str]], None] | None = None
         history_s = int(config.history_days * 86400)
         with paused_gc(freeze_after=True):
             for shipment in generate_shipments(config.seed, config.trackings, self.now_ts, history_s):
@@ -204,9 +206,9 @@ class TrackingStore:
         """Move the simulated clock: refresh due shipments and add the trackings created meanwhile."""
         with self.lock:
             start_ts, end_ts = self.now_ts, self.now_ts + int(seconds)
-            created = self._create_arrivals(start_ts, end_ts)
+            created_ids = self._create_arrivals(start_ts, end_ts)
             self.now_ts = end_ts
-            changed = 0
+            changed_ids: list[str] = []
             while self._heap and self._heap[0][0] <= end_ts:
                 due_ts, tracking_id = heapq.heappop(self._heap)
                 shipment = self.shipments.get(tracking_id)
@@ -214,20 +216,25 @@ class TrackingStore:
                     continue  # deleted, or rescheduled since this entry was pushed
                 if shipment.observe(end_ts):
                     self.rerender(shipment)
-                    changed += 1
+                    changed_ids.append(tracking_id)
                 self._reschedule(shipment)
             self.version += 1
-            return {"now": self.now_iso(), "changed": changed, "created": created}
+            if self.on_advance is not None:
+                created = set(created_ids)
+                self.on_advance(created_ids + [tid for tid in dict.fromkeys(changed_ids) if tid not in created])
+            return {"now": self.now_iso(), "changed": len(changed_ids), "created": len(created_ids)}
 
-    def _create_arrivals(self, start_ts: int, end_ts: int) -> int:
+    def _create_arrivals(self, start_ts: int, end_ts: int) -> list[str]:
         self._new_carry += self._new_per_s * (end_ts - start_ts)
         count = int(self._new_carry)
         self._new_carry -= count
         stamps = sorted(
             start_ts + 1 + int(self._later_rng.random() * (end_ts - start_ts)) for _ in range(count)
         )
+        created_ids = []
         for created_ts in stamps:
             shipment = make_shipment(self._later_rng, created_ts, self.by_number, end_ts)
             self._add(shipment)
             insort(self.order, shipment.tracking_id, key=self._order_key)
-        return count
+            created_ids.append(shipment.tracking_id)
+        return created_ids
