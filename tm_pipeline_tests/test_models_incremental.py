@@ -20,6 +20,8 @@ import duckdb
 import pytest
 
 from tm_pipeline.bench.load_changes import fingerprint_raw, record_load
+from tm_pipeline.models import data_tests
+from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import MERGED_LOADS, BuildResult, build_all, build_model
 from tm_pipeline_tests.raw_rows import checkpoint_row, create_raw_tables, insert_rows, tracking_row
@@ -260,3 +262,49 @@ def test_record_load_writes_the_contract_tables(tmp_path, mode):
         count = load(connection, second_load(), mode, LOADED_AT)
         assert connection.execute("select mode, loaded_at from raw.load_info").fetchall() == [(mode, LOADED_AT)]
         assert count == (4 if mode == "incremental" else 7)
+
+
+def outcomes(connection: duckdb.DuckDBPyConnection) -> dict[str, data_tests.TestOutcome]:
+    return {test.name: run_test(connection, test, incremental=True) for test in compile_tests(PROJECT)}
+
+
+def test_per_row_tests_check_only_the_changed_trackings_rows_until_one_fails(tmp_path):
+    """An unparseable checkpoint date arrives with a changed tracking: the per-row test over the
+    changed rows finds it. On the next load, which does not touch that tracking, the test runs
+    whole again (it failed last time), so the fault is still reported; tests that compare rows
+    (unique, relationships) always run whole."""
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load(connection, first_load(), "full", LOADED_AT)
+    build_all(connection, PROJECT)
+    first = outcomes(connection)
+    assert not any(outcome.changed_rows_only for outcome in first.values())
+    assert all(outcome.passed for name, outcome in first.items() if name.startswith("not_null_stg"))
+
+    trackings, checkpoints = second_load()
+    broken = (trackings, [*checkpoints, scan("G", "next tuesday", "transit", 1)])
+    load(connection, broken, "incremental", LOADED_AT + timedelta(hours=3))
+    build_all(connection, PROJECT)
+    second = outcomes(connection)
+    restricted = {name for name, outcome in second.items() if outcome.changed_rows_only}
+    assert "not_null_stg_checkpoints_checkpoint_at" in restricted
+    assert "assert_checkpoint_times_not_in_future" in restricted
+    assert not any(name.startswith(("unique_", "relationships_", "not_null_stg_trackings_tracking_id"))
+                   for name in restricted)
+    assert second["not_null_stg_checkpoints_checkpoint_at"].failures == 1
+    assert second["not_null_stg_checkpoints_checkpoint_at"].samples[0]["tracking_id"] == "G"
+
+    trackings, checkpoints = third_load()
+    load(connection, (trackings, [*checkpoints, scan("G", "next tuesday", "transit", 1)]), "incremental",
+         LOADED_AT + timedelta(hours=6))
+    assert "G" not in {row[0] for row in connection.execute("select tracking_id from raw.changed_trackings").fetchall()}
+    build_all(connection, PROJECT)
+    third = outcomes(connection)
+    still = third["not_null_stg_checkpoints_checkpoint_at"]
+    assert (still.changed_rows_only, still.failures) == (False, 1)
+    assert third["assert_checkpoint_times_not_in_future"].changed_rows_only  # it passed last time
+    # every restricted verdict equals the whole test's on the same tables
+    whole = {test.name: run_test(connection, test) for test in compile_tests(PROJECT)}
+    assert {name: outcome.passed for name, outcome in third.items()} == {
+        name: outcome.passed for name, outcome in whole.items()
+    }
+    connection.close()

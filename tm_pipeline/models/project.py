@@ -82,6 +82,9 @@ class SingularTest:
     severity: str
     description: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
+    # config(meta={'per_row': True}): each returned row is about one row of the model alone, so
+    # the test may run on the changed trackings' rows only (data_tests.py says when)
+    per_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -310,8 +313,12 @@ def _load_singular_test(path: Path, variables: dict[str, Any]) -> SingularTest:
         raise ProjectError(f"{path}: a singular test must ref() the model it tests")
     config = parse_config(sql, str(path))
     description = sql.lstrip().splitlines()[0].lstrip("-").strip() if sql.lstrip().startswith("--") else ""
+    meta = config.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ProjectError(f"{path}: config(meta=...) must be a mapping, got {meta!r}")
     return SingularTest(
-        path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables
+        path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables,
+        per_row=bool(meta.get("per_row", False)),
     )
 
 

@@ -48,18 +48,26 @@ def _incremental_block(match: re.Match[str], sql: str, where: str, incremental: 
 
 
 def render_sql(
-    sql: str, where: str = "<sql>", variables: Mapping[str, Any] | None = None, incremental: bool = False
+    sql: str,
+    where: str = "<sql>",
+    variables: Mapping[str, Any] | None = None,
+    incremental: bool = False,
+    relations: Mapping[str, str] | None = None,
 ) -> str:
     """Plain SQL for DuckDB; raises ProjectError on Jinja other than ref/source/config/var and
     is_incremental() blocks. `incremental` is what is_incremental() returns: the caller knows
-    whether the model is incremental, already built, and not being fully refreshed."""
+    whether the model is incremental, already built, and not being fully refreshed. `relations`
+    renders ref('x') as another relation (a data test over some rows of x)."""
     declared = variables or {}
+    replaced = relations or {}
     configless = CONFIG_PATTERN.sub("", sql)
     rendered = INCREMENTAL_BLOCK_PATTERN.sub(
         lambda match: _incremental_block(match, configless, where, incremental), configless
     )
     rendered = VAR_PATTERN.sub(lambda match: _variable(match["name"], declared, where), rendered)
-    rendered = REF_PATTERN.sub(lambda match: f"{MODEL_SCHEMA}.{match['name']}", rendered)
+    rendered = REF_PATTERN.sub(
+        lambda match: replaced.get(match["name"], f"{MODEL_SCHEMA}.{match['name']}"), rendered
+    )
     rendered = SOURCE_PATTERN.sub(lambda match: f"{match['source']}.{match['table']}", rendered)
     leftover = LEFTOVER_JINJA.search(rendered)
     if leftover:

@@ -15,7 +15,8 @@ incremental model when an incremental merge could leave it wrong:
   load's would lose them;
 - the model's columns changed (a new model version), or it does not exist yet.
 
-Which load each incremental model last caught up with is kept in `models_state.merged_loads`.
+Which load each incremental model last caught up with is kept in `models_state.merged_loads`
+(and which load each data test passed on in `models_state.passed_tests`, see data_tests.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
 LOAD_INFO = "raw.load_info"
 STATE_SCHEMA = "models_state"
 MERGED_LOADS = f"{STATE_SCHEMA}.merged_loads"
+PASSED_TESTS = f"{STATE_SCHEMA}.passed_tests"
 INCOMING = "incremental_incoming_rows"
 
 
@@ -62,6 +64,13 @@ def _existing_kind(connection: duckdb.DuckDBPyConnection, schema: str, name: str
     return None if not rows else ("view" if rows[0][0] == "VIEW" else "table")
 
 
+def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """The incremental bookkeeping: which load each model merged, which load each test passed on."""
+    connection.execute(f"create schema if not exists {STATE_SCHEMA}")
+    connection.execute(f"create table if not exists {MERGED_LOADS} (model varchar, loaded_at timestamp)")
+    connection.execute(f"create table if not exists {PASSED_TESTS} (test varchar, loaded_at timestamp)")
+
+
 def read_load_info(connection: duckdb.DuckDBPyConnection) -> LoadInfo:
     if _existing_kind(connection, "raw", "load_info") is None:
         return LoadInfo(None, None)
@@ -80,7 +89,7 @@ def _last_merged_load(connection: duckdb.DuckDBPyConnection, model: str) -> date
     return rows[0][0] if rows else None
 
 
-def _previous_load(connection: duckdb.DuckDBPyConnection, load: LoadInfo) -> datetime | None:
+def previous_load(connection: duckdb.DuckDBPyConnection, load: LoadInfo) -> datetime | None:
     """The load before this one: as the load step records it, else the newest load any model merged.
 
     The second is a lower bound: a load no model ever followed (the whole models step failed) is
@@ -103,7 +112,7 @@ def _may_merge(connection: duckdb.DuckDBPyConnection, model: Model, load: LoadIn
     if load.mode != "incremental" or load.loaded_at is None:
         return False
     last = _last_merged_load(connection, model.name)
-    return last is not None and (last == load.loaded_at or last == _previous_load(connection, load))
+    return last is not None and (last == load.loaded_at or last == previous_load(connection, load))
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -149,8 +158,7 @@ def build_model(
     rows_merged = None
     load = None
     if model.materialized == "incremental":
-        connection.execute(f"create schema if not exists {STATE_SCHEMA}")
-        connection.execute(f"create table if not exists {MERGED_LOADS} (model varchar, loaded_at timestamp)")
+        create_state_tables(connection)
         load = read_load_info(connection)
         if existing is not None and not full_refresh and _may_merge(connection, model, load):
             rows_merged = _merge(connection, model, target)
