@@ -96,6 +96,7 @@ def incremental_figures(database_path: Path, changed: int = 2000, sql_dir: Path 
         copy = Path(tmp) / "warehouse.duckdb"
         shutil.copyfile(database_path, copy)
         with duckdb.connect(str(copy)) as connection:
+            connection.execute("set enable_progress_bar = false")  # the bench prints JSON, not bars
             trackings = connection.execute("select count(*) from raw.trackings").fetchall()[0][0]
             loaded_at = datetime(2026, 11, 27, 12, 0)
             record_load(connection, "full", loaded_at)
