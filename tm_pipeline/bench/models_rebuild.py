@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from tm_pipeline.bench.load_changes import fingerprint_raw, record_load
-from tm_pipeline.models.data_tests import compile_tests, run_test
+from tm_pipeline.models.data_tests import compile_tests, run_test, run_tests
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all, build_model
@@ -86,11 +86,16 @@ def _tests_seconds(
     many ran over the changed trackings' rows only."""
     seconds = {}
     changed_rows_only = 0
+    started_all = time.perf_counter()
     for test in compile_tests(load_project(sql_dir)):
         started = time.perf_counter()
-        changed_rows_only += run_test(connection, test, incremental=incremental).changed_rows_only
+        changed_rows_only += run_test(connection, test).changed_rows_only
         seconds[test.name] = time.perf_counter() - started
-    return sum(seconds.values()), seconds, changed_rows_only
+    if incremental:  # as the checks run them, the bookkeeping included (the per-test times above are whole)
+        started_all = time.perf_counter()
+        outcomes = run_tests(connection, compile_tests(load_project(sql_dir)), incremental=True)
+        changed_rows_only = sum(outcome.changed_rows_only for outcome in outcomes)
+    return time.perf_counter() - started_all, seconds, changed_rows_only
 
 
 def incremental_figures(database_path: Path, changed: int = 2000, sql_dir: Path = DEFAULT_SQL_DIR) -> dict[str, Any]:
@@ -126,6 +131,6 @@ def incremental_figures(database_path: Path, changed: int = 2000, sql_dir: Path 
         "full_rebuild_slowest_models_s": _slowest(full_models),
         "data_tests_after_incremental_load_s": tests_s,
         "data_tests_over_changed_rows_only": restricted,
-        "data_tests_slowest_s": _slowest(tests),
+        "data_tests_slowest_whole_s": _slowest(tests),
         "data_tests_all_whole_s": whole_tests_s,
     }

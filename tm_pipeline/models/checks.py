@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.models.data_tests import DataTest, compile_tests, run_test
+from tm_pipeline.models.data_tests import DataTest, compile_tests, run_tests
 from tm_pipeline.models.project import Project
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
@@ -37,7 +37,7 @@ def _model_checks(model: str, tests: list[DataTest]) -> dg.AssetChecksDefinition
     ) -> Iterator[dg.AssetCheckResult]:
         selected = [tests_by_key[key] for key in sorted(context.selected_asset_check_keys, key=str)]
         with warehouse.connect() as connection:
-            outcomes = [(test, run_test(connection, test, incremental=True)) for test in selected]
+            outcomes = list(zip(selected, run_tests(connection, selected, incremental=True), strict=True))
             record_check_results(
                 connection,
                 context.run.run_id,

@@ -155,34 +155,53 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _passed_since_previous_load(connection: duckdb.DuckDBPyConnection, test: DataTest) -> bool:
+def _tests_passed_since_previous_load(connection: duckdb.DuckDBPyConnection, tests: list[DataTest]) -> set[str]:
+    """The tests that may run over the changed rows now: restrictable, and passed on the previous
+    load (or already on this one); none unless the load was incremental."""
     load = read_load_info(connection)
-    if test.changed_rows_sql is None or load.mode != "incremental" or load.loaded_at is None:
-        return False
-    rows = connection.execute(f"select max(loaded_at) from {PASSED_TESTS} where test = ?", [test.name]).fetchall()
-    last_passed = rows[0][0] if rows else None
-    return last_passed is not None and last_passed in (load.loaded_at, previous_load(connection, load))
+    if load.mode != "incremental" or load.loaded_at is None:
+        return set()
+    loads = {load.loaded_at, previous_load(connection, load)} - {None}
+    rows = connection.execute(f"select test, max(loaded_at) from {PASSED_TESTS} group by test").fetchall()
+    last_passed = dict(rows)
+    return {test.name for test in tests if test.changed_rows_sql is not None and last_passed.get(test.name) in loads}
 
 
-def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest, incremental: bool = False) -> TestOutcome:
-    """Number of failing rows and the first few of them (JSON-safe) for a person to look at.
-
-    incremental (the checks of a run, on a write connection): over the changed trackings' rows
-    only where the module docstring says that is sound, and remember a pass for the next load."""
-    changed_rows_only = False
-    sql = test.sql
-    if incremental:
-        create_state_tables(connection)
-        changed_rows_only = _passed_since_previous_load(connection, test)
-        sql = test.changed_rows_sql if changed_rows_only and test.changed_rows_sql else test.sql
+def _outcome(connection: duckdb.DuckDBPyConnection, sql: str, changed_rows_only: bool) -> TestOutcome:
     failures = connection.execute(f"select count(*) from ({sql})").fetchall()[0][0]
     samples: list[dict[str, Any]] = []
     if failures:
         cursor = connection.execute(f"select * from ({sql}) limit {SAMPLE_ROWS}")
         names = [column[0] for column in cursor.description]
         samples = [{n: _json_safe(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
-    if incremental and not failures:
-        loaded_at = read_load_info(connection).loaded_at
-        if loaded_at is not None:
-            connection.execute(f"insert into {PASSED_TESTS} values (?, ?)", [test.name, loaded_at])
     return TestOutcome(int(failures), samples, changed_rows_only)
+
+
+def run_tests(
+    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], incremental: bool = False
+) -> list[TestOutcome]:
+    """Each test's failing rows (count, and the first few, JSON-safe, for a person to look at).
+
+    incremental (the checks of a run, on a write connection): over the changed trackings' rows
+    only where the module docstring says that is sound, and remember the passes for the next
+    load; the bookkeeping is read once and written once for all the tests."""
+    if not incremental:
+        return [_outcome(connection, test.sql, False) for test in tests]
+    create_state_tables(connection)
+    restricted = _tests_passed_since_previous_load(connection, tests)
+    outcomes = [
+        _outcome(connection, test.changed_rows_sql or test.sql, True)
+        if test.name in restricted
+        else _outcome(connection, test.sql, False)
+        for test in tests
+    ]
+    loaded_at = read_load_info(connection).loaded_at
+    passed = [[test.name, loaded_at] for test, outcome in zip(tests, outcomes, strict=True) if outcome.passed]
+    if loaded_at is not None and passed:
+        connection.executemany(f"insert into {PASSED_TESTS} values (?, ?)", passed)
+    return outcomes
+
+
+def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest, incremental: bool = False) -> TestOutcome:
+    """One test; see run_tests."""
+    return run_tests(connection, [test], incremental)[0]
