@@ -54,9 +54,13 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    result = materialize_all(
-        default_resources(data_dir), data_dir, run_config_ops={"trackingmore_extract": {"mode": args.mode}}
-    )
+    run_config_ops: dict[str, dict[str, object]] = {"trackingmore_extract": {"mode": args.mode}}
+    if args.full_refresh:
+        from tm_pipeline.definitions import MODEL_ASSETS
+        from tm_pipeline.models.assets import full_refresh_run_config
+
+        run_config_ops.update(full_refresh_run_config(MODEL_ASSETS))
+    result = materialize_all(default_resources(data_dir), data_dir, run_config_ops=run_config_ops)
     failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
     for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
@@ -271,6 +275,10 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     sync.add_argument(
         "--mode", choices=["incremental", "full"], default="incremental",
         help="incremental: only what changed since the last sync (the first sync is full); full: everything",
+    )
+    sync.add_argument(
+        "--full-refresh", action="store_true",
+        help="rebuild every model whole instead of merging the trackings the load changed (as dbt's --full-refresh)",
     )
     sync.set_defaults(handler=_sync)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -84,7 +85,10 @@ def test_lineage_maps_source_to_raw_asset_keys_and_ref_to_model_keys(definitions
     assets, _ = definitions
     deps = {asset.key.to_user_string(): set(asset.asset_deps[asset.key]) for asset in assets}
     assert deps["stg_trackings"] == {dg.AssetKey(["raw", "trackings"])}
-    assert deps["fct_shipments"] == {dg.AssetKey(["stg_trackings"]), dg.AssetKey(["int_shipment_milestones"])}
+    # raw.changed_trackings (the incremental filter) is written by the asset that writes raw.trackings
+    assert deps["fct_shipments"] == {
+        dg.AssetKey(["stg_trackings"]), dg.AssetKey(["int_shipment_milestones"]), dg.AssetKey(["raw", "trackings"])
+    }
 
 
 def test_assets_carry_description_and_documented_columns(definitions):
@@ -187,3 +191,39 @@ def test_failed_check_metadata_shows_count_severity_and_samples(tmp_path):
     assert evaluation.metadata["failing_rows"].value == 1
     assert evaluation.metadata["severity"].value == "error"
     assert evaluation.metadata["sample_failing_rows"].value == [{"value": "lost", "occurrences": 1}]
+
+
+def merge_metadata(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {
+        event.asset_key.to_user_string(): event.materialization.metadata["incremental_merge"].value
+        for event in result.get_asset_materialization_events()
+        if "incremental_merge" in event.materialization.metadata
+    }
+
+
+@pytest.mark.parametrize("full_refresh", [False, True])
+def test_incremental_models_merge_after_an_incremental_load_unless_the_run_asks_for_a_full_refresh(
+    tmp_path, full_refresh
+):
+    """The run config `sync --full-refresh` passes (full_refresh_run_config) reaches every model."""
+    from tm_pipeline.bench.load_changes import fingerprint_raw, record_load
+    from tm_pipeline.models.assets import full_refresh_run_config
+
+    database = tmp_path / "w.duckdb"
+    seed_clean(database)
+    with duckdb.connect(str(database)) as connection:
+        record_load(connection, "full", datetime(2024, 3, 10))
+    first = materialize(database)
+    assert first.success and set(merge_metadata(first).values()) == {False}
+    with duckdb.connect(str(database)) as connection:
+        fingerprint_raw(connection)
+        insert_rows(connection, "trackings", [tracking_row("C")])
+        record_load(connection, "incremental", datetime(2024, 3, 10, 3))
+    ops = full_refresh_run_config(MODEL_ASSETS) if full_refresh else {}
+    second = dg.materialize(
+        [*MODEL_ASSETS, *pipeline_checks()],
+        resources={"warehouse": WarehouseResource(database_path=str(database))},
+        run_config={"ops": {op: {"config": config} for op, config in ops.items()}},
+    )
+    merges = merge_metadata(second)
+    assert len(merges) == 4 and set(merges.values()) == {not full_refresh}

@@ -4,6 +4,11 @@ The folder claims dbt portability; this holds it to that. A real pipeline run fi
 the runner's models; the raw tables are copied into a fresh DuckDB file, dbt builds a copy of the
 folder there (from `.venv-dbt`, pinned by .ci/venv-dbt.txt, made by .ci/run), and every model must
 equal the runner's row for row. dbt's profile lives in a temp dir and points at that temp file.
+
+Twice: after a full load (both build everything), then after an incremental load that changed
+some trackings (tm_pipeline/bench/models_rebuild.py edits raw as such a load would, and
+load_changes.py writes the contract tables): dbt and the runner each merge only the changed
+trackings into their incremental models, and must still agree row for row.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import shutil
 import subprocess
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tm_pipeline.bench.load_changes import fingerprint_raw, record_load
+from tm_pipeline.bench.models_rebuild import change_trackings
 from tm_pipeline.models.data_tests import compile_tests, run_test
 from tm_pipeline.models.project import load_project
+from tm_pipeline.models.runner import build_all
 from tm_pipeline.resources import WarehouseResource
 from tm_pipeline_tests.side_venvs import REPO_ROOT, side_venv_bin
 
@@ -29,6 +38,8 @@ DBT_DATABASE = "dbt_parity"  # dbt-duckdb names relations "<file stem>".<schema>
 # Columns that hold the build's own clock, so two builds never agree on them.
 BUILD_TIME_COLUMNS = {"data_as_of": {"built_at"}}
 DBT_OUTPUT_DIRS = ("target", "logs")
+LOADED_AT = datetime(2026, 11, 27, 12, 0)
+CHANGED_BY_SECOND_LOAD = 40
 
 
 @dataclass(frozen=True)
@@ -39,14 +50,16 @@ class DbtBuild:
     returncode: int
     events: list[dict]
     output: str
+    first: DbtBuild | None = None  # the build after the full load, when this one followed it
+    runner_merged: frozenset[str] = frozenset()  # models the runner merged (not rebuilt) before it
 
 
 def copy_raw_tables(source: Path, target: Path) -> list[str]:
-    """The base tables of `raw` (what dbt's sources read), copied into a new DuckDB file."""
+    """The base tables of `raw` (what dbt's sources read), copied into a DuckDB file (replacing them)."""
     with duckdb.connect() as connection:
         connection.execute(f"attach '{source}' as source (read_only)")
         connection.execute(f"attach '{target}' as {DBT_DATABASE}")
-        connection.execute(f"create schema {DBT_DATABASE}.raw")
+        connection.execute(f"create schema if not exists {DBT_DATABASE}.raw")
         tables = [
             row[0]
             for row in connection.execute(
@@ -55,15 +68,38 @@ def copy_raw_tables(source: Path, target: Path) -> list[str]:
             ).fetchall()
         ]
         for table in tables:
-            connection.execute(f"create table {DBT_DATABASE}.raw.{table} as from source.raw.{table}")
+            connection.execute(f"create or replace table {DBT_DATABASE}.raw.{table} as from source.raw.{table}")
     return tables
+
+
+def run_dbt(dbt: Path, project_dir: Path, environment: dict[str, str], work_dir: Path) -> tuple[int, list[dict], str]:
+    result = subprocess.run(
+        [str(dbt), "--log-format", "json", "build", "--project-dir", str(project_dir),
+         "--show-all-deprecations", "--no-partial-parse"],
+        cwd=work_dir, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.returncode, events, result.stdout + result.stderr
+
+
+def runner_load_and_build(runner_database: Path, mode: str, loaded_at: datetime) -> frozenset[str]:
+    """A load on the runner's warehouse (the second one edits raw as an incremental load would),
+    then the runner's build, as a sync does; the models it merged."""
+    with duckdb.connect(str(runner_database)) as connection:
+        if mode == "incremental":
+            fingerprint_raw(connection)
+            change_trackings(connection, CHANGED_BY_SECOND_LOAD)
+        record_load(connection, mode, loaded_at)
+        return frozenset(result.model for result in build_all(connection, load_project(SQL_DIR)) if result.merged)
 
 
 @pytest.fixture(scope="module")
 def dbt_build(finished_run: WarehouseResource, tmp_path_factory: pytest.TempPathFactory) -> DbtBuild:
+    """dbt's second build (after the incremental load), with the first one (after the full load)."""
     dbt = side_venv_bin("dbt") / "dbt"
     work_dir = tmp_path_factory.mktemp("dbt_parity")
-    runner_database = finished_run.build_file
+    runner_database = work_dir / "runner.duckdb"
+    shutil.copyfile(finished_run.build_file, runner_database)
 
     dbt_version = subprocess.run(
         [str(dbt.parent / "python"), "-c", "import duckdb; print(duckdb.__version__)"],
@@ -75,7 +111,6 @@ def dbt_build(finished_run: WarehouseResource, tmp_path_factory: pytest.TempPath
     )
 
     database = work_dir / f"{DBT_DATABASE}.duckdb"
-    assert copy_raw_tables(runner_database, database)
     project_dir = work_dir / "dbt_like_sql"
     # dbt writes target/ and logs/ inside the project folder: here, inside a copy.
     shutil.copytree(SQL_DIR, project_dir, ignore=shutil.ignore_patterns(*DBT_OUTPUT_DIRS, "dbt_packages"))
@@ -100,25 +135,37 @@ def dbt_build(finished_run: WarehouseResource, tmp_path_factory: pytest.TempPath
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # no telemetry calls from a test
         "DBT_USE_COLORS": "false",
     }
-    result = subprocess.run(
-        [str(dbt), "--log-format", "json", "build", "--project-dir", str(project_dir),
-         "--show-all-deprecations", "--no-partial-parse"],
-        cwd=work_dir, env=environment, capture_output=True, text=True, timeout=300,
-    )
-    events = []
-    for line in result.stdout.splitlines():
-        if line.startswith("{"):
-            events.append(json.loads(line))
-    return DbtBuild(project_dir, database, runner_database, result.returncode, events, result.stdout + result.stderr)
+    builds: list[DbtBuild] = []
+    for number, mode in enumerate(("full", "incremental")):
+        runner_merged = runner_load_and_build(runner_database, mode, LOADED_AT + timedelta(hours=3 * number))
+        assert copy_raw_tables(runner_database, database)
+        returncode, events, output = run_dbt(dbt, project_dir, environment, work_dir)
+        # each build is compared with the runner's models as they were right after it
+        runner_snapshot = work_dir / f"runner_after_{mode}_load.duckdb"
+        shutil.copyfile(runner_database, runner_snapshot)
+        dbt_snapshot = work_dir / f"dbt_after_{mode}_load.duckdb"
+        shutil.copyfile(database, dbt_snapshot)
+        builds.append(DbtBuild(project_dir, dbt_snapshot, runner_snapshot, returncode, events, output,
+                               first=builds[0] if builds else None, runner_merged=runner_merged))
+    return builds[-1]
 
 
 def messages(build: DbtBuild, levels: tuple[str, ...]) -> list[str]:
     return [f"{e['info']['name']}: {e['info']['msg']}" for e in build.events if e["info"]["level"] in levels]
 
 
-def test_dbt_builds_the_folder_unchanged_and_its_data_tests_agree_with_the_runner(dbt_build: DbtBuild) -> None:
+def both_builds(build: DbtBuild) -> list[DbtBuild]:
+    assert build.first is not None
+    return [build.first, build]
+
+
+@pytest.mark.parametrize("which", ["after the full load", "after the incremental load"])
+def test_dbt_builds_the_folder_unchanged_and_its_data_tests_agree_with_the_runner(
+    dbt_build: DbtBuild, which: str
+) -> None:
     """Every model builds and every test passes, except WARN tests that fire: those must warn under
     dbt exactly when they fail in the runner (the stuck-share alert fires on the sandbox's data)."""
+    dbt_build = both_builds(dbt_build)[which.endswith("incremental load")]
     assert dbt_build.returncode == 0, "\n".join(messages(dbt_build, ("error",))) or dbt_build.output[-3000:]
     finished = [e for e in dbt_build.events if e["info"]["name"] == "EndOfRunSummary"]
     assert finished, dbt_build.output[-3000:]
@@ -150,8 +197,10 @@ def count(connection: duckdb.DuckDBPyConnection, query: str) -> int:
     return connection.execute(f"select count(*) from ({query})").fetchall()[0][0]
 
 
-def test_every_model_equals_the_runners_row_for_row(dbt_build: DbtBuild) -> None:
+@pytest.mark.parametrize("which", ["after the full load", "after the incremental load"])
+def test_every_model_equals_the_runners_row_for_row(dbt_build: DbtBuild, which: str) -> None:
     """Same column names and types, and the same multiset of rows (order-insensitive, exact)."""
+    dbt_build = both_builds(dbt_build)[which.endswith("incremental load")]
     with duckdb.connect(str(dbt_build.runner_database), read_only=True) as connection:
         connection.execute(f"attach '{dbt_build.database}' as {DBT_DATABASE} (read_only)")
         for name in load_project(SQL_DIR).models:
@@ -166,6 +215,23 @@ def test_every_model_equals_the_runners_row_for_row(dbt_build: DbtBuild) -> None
             assert count(connection, f"{runner_rows} except all {dbt_rows}") == 0, f"{name}: rows only the runner built"
             assert count(connection, f"{dbt_rows} except all {runner_rows}") == 0, f"{name}: rows only dbt built"
             assert count(connection, runner_rows) == count(connection, dbt_rows) > 0, name
+
+
+def test_the_second_build_merged_the_changed_trackings_in_dbt_and_in_the_runner(dbt_build: DbtBuild) -> None:
+    """Witness that the second build was incremental on both sides, so the equality above covers
+    the merge: dbt compiled the is_incremental() filters in, and the runner recorded the merge."""
+    project = load_project(SQL_DIR)
+    incremental = sorted(name for name, model in project.models.items() if model.materialized == "incremental")
+    assert len(incremental) >= 3
+    for name in incremental:
+        (compiled,) = list((dbt_build.project_dir / "target" / "compiled").rglob(f"{name}.sql"))
+        assert "changed_trackings" in compiled.read_text(), f"dbt built {name} whole the second time"
+    with duckdb.connect(str(dbt_build.runner_database), read_only=True) as connection:
+        assert connection.execute("select count(*) from raw.changed_trackings").fetchall() == [
+            (CHANGED_BY_SECOND_LOAD,)
+        ]
+    assert dbt_build.runner_merged == set(incremental)
+    assert dbt_build.first is not None and dbt_build.first.runner_merged == set()
 
 
 def test_runner_reads_the_folder_after_dbt_wrote_into_it(dbt_build: DbtBuild) -> None:

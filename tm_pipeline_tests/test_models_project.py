@@ -57,9 +57,32 @@ def test_render_substitutes_main_and_raw_and_drops_config():
     assert render_sql(sql) == "select * from main.m join raw.trackings"
 
 
-def test_render_refuses_other_jinja_so_the_folder_stays_dbt_portable():
-    with pytest.raises(ProjectError, match="line 2"):
-        render_sql("select 1\n{% if is_incremental() %} where 1 {% endif %}")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 1\n{% for x in [1] %} where 1 {% endfor %}",
+        "select 1\n{% if var('x') %} where 1 {% endif %}",
+        "select 1\n{% if is_incremental() %} where 1 {% else %} where 2 {% endif %}",
+        "select 1\n{% if is_incremental() %} where {% if is_incremental() %} 1 {% endif %} {% endif %}",
+        "select 1\n{% if is_incremental() %} where 1",
+        "select 1 from {{ this }}\n",
+        "select 1\n{{ 1 + 1 }}",
+    ],
+)
+@pytest.mark.parametrize("incremental", [False, True])
+def test_render_refuses_other_jinja_so_the_folder_stays_dbt_portable(sql, incremental):
+    """is_incremental() blocks are the one construct beyond ref/source/config/var: flat, no else."""
+    with pytest.raises(ProjectError, match="line [12]"):
+        render_sql(sql, incremental=incremental)
+
+
+def test_render_keeps_an_is_incremental_block_only_on_an_incremental_run():
+    sql = (
+        "select * from {{ ref('m') }}\n{%- if is_incremental() -%}\n"
+        "where id in (select id from {{ source('raw', 'c') }})\n{% endif %}"
+    )
+    assert render_sql(sql, incremental=True) == "select * from main.m\n\nwhere id in (select id from raw.c)"
+    assert render_sql(sql, incremental=False) == "select * from main.m"
 
 
 def test_unknown_ref_names_the_file_and_the_missing_model(tmp_path):

@@ -274,13 +274,44 @@ def test_rebuild_seconds_builds_every_model_and_reports_time(tmp_path):
     assert built == set(load_project(SQL_DIR).models)
 
 
-def test_an_incremental_model_is_refused_with_the_file_and_the_fix_named(tmp_path):
+@pytest.mark.parametrize(
+    ("config", "refusal"),
+    [
+        ("materialized='incremental', incremental_strategy='delete+insert'", r"needs unique_key="),
+        ("materialized='incremental', unique_key='n'", r"needs incremental_strategy='delete\+insert'"),
+        ("materialized='incremental', unique_key='n', incremental_strategy='merge'", r"got 'merge'"),
+        ("materialized='table'", r"is_incremental\(\) %\} in a table model is never true"),
+    ],
+)
+def test_an_incremental_model_without_what_delete_insert_needs_is_refused_with_the_file_named(
+    tmp_path, config, refusal
+):
     model_path = tmp_path / "sql" / "marts" / "numbers.sql"
     model_path.parent.mkdir(parents=True)
     (tmp_path / "sql" / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
-    model_path.write_text("{{ config(materialized='incremental', unique_key='n') }} select 1 as n")
-    with pytest.raises(ProjectError, match=r"numbers\.sql: materialized='incremental' is not supported.*'table'"):
+    model_path.write_text(f"{{{{ config({config}) }}}} select 1 as n {{% if is_incremental() %}} where 1 {{% endif %}}")
+    with pytest.raises(ProjectError, match=r"numbers\.sql: .*" + refusal):
         load_project(tmp_path / "sql")
+
+
+def test_an_incremental_model_whose_columns_changed_is_rebuilt_whole(tmp_path):
+    """A new version of the SQL with another column list cannot take the old rows: rebuilt, not merged."""
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection.execute("create schema raw")
+    connection.execute(
+        "create table raw.load_info as select 'incremental' as mode, timestamp '2024-01-01' as loaded_at"
+    )
+    model_path = tmp_path / "sql" / "marts" / "numbers.sql"
+    model_path.parent.mkdir(parents=True)
+    (tmp_path / "sql" / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
+    config = "{{ config(materialized='incremental', unique_key='n', incremental_strategy='delete+insert') }}"
+    model_path.write_text(config + " select 1 as n {% if is_incremental() %} where false {% endif %}")
+    assert not build_all(connection, load_project(tmp_path / "sql"))[0].merged  # first build: whole
+    assert build_all(connection, load_project(tmp_path / "sql"))[0].merged  # same load again: merges
+    model_path.write_text(config + " select 1 as n, 2 as m {% if is_incremental() %} where false {% endif %}")
+    (result,) = build_all(connection, load_project(tmp_path / "sql"))
+    assert not result.merged and result.row_count == 1 and [c[0] for c in result.columns] == ["n", "m"]
+    connection.close()
 
 
 def test_changing_a_view_to_a_table_replaces_the_view(tmp_path):

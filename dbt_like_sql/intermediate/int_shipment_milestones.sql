@@ -1,14 +1,36 @@
-{{ config(materialized='table') }}
--- One row per tracking that has at least one checkpoint: the first time each milestone was seen,
--- over both legs. "First" is the earliest courier-local time, not the position in the list.
+{{ config(materialized='incremental', unique_key='tracking_id', incremental_strategy='delete+insert') }}
+-- One row per tracking: the first time each milestone was seen, over both legs. "First" is the
+-- earliest courier-local time, not the position in the list. A tracking without checkpoints has a
+-- row too (checkpoints 0, no times), so an incremental run replaces the row of a tracking whose new
+-- version lost its checkpoints instead of keeping the old one.
+with milestones as (
+    select
+        tracking_id,
+        count(*) as checkpoints,
+        min(checkpoint_at) as first_scan_at,
+        max(checkpoint_at) as last_scan_at,
+        min(checkpoint_at) filter (where checkpoint_status = 'delivered') as delivered_at,
+        min(checkpoint_at) filter (where checkpoint_status = 'pickup') as first_out_for_delivery_at,
+        min(checkpoint_at) filter (where checkpoint_status = 'exception') as first_exception_at,
+        count(*) filter (where checkpoint_status = 'exception') > 0 as ever_exception
+    from {{ ref('stg_checkpoints') }}
+    {% if is_incremental() %}
+    where tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+    {% endif %}
+    group by tracking_id
+)
+
 select
-    tracking_id,
-    count(*) as checkpoints,
-    min(checkpoint_at) as first_scan_at,
-    max(checkpoint_at) as last_scan_at,
-    min(checkpoint_at) filter (where checkpoint_status = 'delivered') as delivered_at,
-    min(checkpoint_at) filter (where checkpoint_status = 'pickup') as first_out_for_delivery_at,
-    min(checkpoint_at) filter (where checkpoint_status = 'exception') as first_exception_at,
-    count(*) filter (where checkpoint_status = 'exception') > 0 as ever_exception
-from {{ ref('stg_checkpoints') }}
-group by tracking_id
+    trackings.tracking_id,
+    coalesce(milestones.checkpoints, 0) as checkpoints,
+    milestones.first_scan_at,
+    milestones.last_scan_at,
+    milestones.delivered_at,
+    milestones.first_out_for_delivery_at,
+    milestones.first_exception_at,
+    coalesce(milestones.ever_exception, false) as ever_exception
+from {{ ref('stg_trackings') }} as trackings
+left join milestones on milestones.tracking_id = trackings.tracking_id
+{% if is_incremental() %}
+where trackings.tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+{% endif %}

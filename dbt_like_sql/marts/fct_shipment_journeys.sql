@@ -1,26 +1,21 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', unique_key='tracking_id', incremental_strategy='delete+insert') }}
 -- One row per tracking: its milestones, the lead times between them (calendar and business
 -- days), how its delivery went (first attempt or not, against its promise) and how long it has
 -- gone without news.
 -- Checkpoint times are courier-local wall times without a zone and are compared as written;
 -- created_at and the as-of time are UTC instants written as UTC wall times (docs/models.md).
-with checkpoints as (
-    select
-        tracking_id,
-        checkpoint_at,
-        checkpoint_status,
-        lower(trim(substatus)) as substatus,
-        item_node
-    from {{ ref('stg_checkpoints') }}
-),
-
-shipments as (
+with shipments as (
     select
         shipments.*,
         trackings.tracking_number,
         timezone('UTC', trackings.created_at) as created_at_utc
     from {{ ref('fct_shipments') }} as shipments
     inner join {{ ref('stg_trackings') }} as trackings on trackings.tracking_id = shipments.tracking_id
+    {% if is_incremental() %}
+    -- the changed trackings, and every active one: its as-of columns move with the data's clock
+    where shipments.tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+        or shipments.status not in ('delivered', 'expired')
+    {% endif %}
 ),
 
 as_of as (
@@ -34,31 +29,6 @@ promises as (
     from (select unnest({{ var('delivery_promises') }}) as rule)
 ),
 
-scan_times as (
-    select
-        tracking_id,
-        min(checkpoint_at) filter (where item_node = 'ItemReceived') as received_at,
-        max(checkpoint_at) as last_checkpoint_at
-    from checkpoints
-    group by tracking_id
-),
-
--- What happened between the first out-for-delivery and the delivered scan of delivered shipments.
-last_mile_events as (
-    select
-        shipments.tracking_id,
-        count(*) filter (where checkpoints.checkpoint_status = 'undelivered') > 0 as had_failed_attempt,
-        count(*) filter (where checkpoints.substatus = 'pickup002') > 0 as had_pickup_point_notice,
-        count(*) filter (where checkpoints.checkpoint_status = 'exception') > 0 as had_exception
-    from shipments
-    inner join checkpoints
-        on checkpoints.tracking_id = shipments.tracking_id
-        and checkpoints.checkpoint_at >= shipments.first_out_for_delivery_at
-        and checkpoints.checkpoint_at < shipments.delivered_at
-    where shipments.status = 'delivered'
-    group by shipments.tracking_id
-),
-
 journeys as (
     select
         shipments.tracking_id,
@@ -68,24 +38,23 @@ journeys as (
         shipments.original_country,
         shipments.destination_country,
         shipments.created_at_utc,
-        scan_times.received_at,
+        scans.received_at,
         shipments.first_scan_at,
         shipments.first_out_for_delivery_at,
         shipments.delivered_at,
-        scan_times.last_checkpoint_at,
+        scans.last_checkpoint_at,
         shipments.status = 'delivered' as is_delivered,
         shipments.status not in ('delivered', 'expired') as is_active,
         shipments.is_scanned,
-        last_mile_events.had_failed_attempt,
-        last_mile_events.had_pickup_point_notice,
-        last_mile_events.had_exception,
+        scans.had_failed_attempt,
+        scans.had_pickup_point_notice,
+        scans.had_exception,
         -- the carrier's rule for this destination, else its rule for any destination ("*")
         coalesce(exact_promise.business_days, any_destination_promise.business_days) as promised_business_days,
         as_of.data_as_of
     from shipments
     cross join as_of
-    left join scan_times on scan_times.tracking_id = shipments.tracking_id
-    left join last_mile_events on last_mile_events.tracking_id = shipments.tracking_id
+    left join {{ ref('int_journey_scans') }} as scans on scans.tracking_id = shipments.tracking_id
     left join promises as exact_promise
         on exact_promise.carrier_code = shipments.carrier_code
         and exact_promise.destination_country = shipments.destination_country
@@ -183,5 +152,7 @@ select
         false
     ) as is_stuck,
     not journeys.is_scanned as is_never_scanned,
-    journeys.data_as_of
+    -- only active rows depend on the clock; a finished one keeps no as-of time, so it stays valid
+    -- between loads without being rebuilt
+    case when journeys.is_active then journeys.data_as_of end as data_as_of
 from journey_days as journeys

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', unique_key='tracking_id', incremental_strategy='delete+insert') }}
 -- One row per tracking: current status joined to its milestones. delivery_days counts only
 -- shipments whose current status is delivered, so a later exception after a delivered scan
 -- does not produce a delivery time.
@@ -16,7 +16,7 @@ select
     end as delivery_days,
     coalesce(trackings.status in ('exception', 'undelivered', 'expired'), false) as is_exception,
     coalesce(milestones.ever_exception, false) as ever_exception,
-    milestones.tracking_id is not null as is_scanned,
+    coalesce(milestones.checkpoints > 0, false) as is_scanned,
     coalesce(milestones.checkpoints, 0) as checkpoints,
     milestones.first_out_for_delivery_at,
     milestones.first_exception_at,
@@ -25,3 +25,6 @@ select
 from {{ ref('stg_trackings') }} as trackings
 left join {{ ref('int_shipment_milestones') }} as milestones
     on trackings.tracking_id = milestones.tracking_id
+{% if is_incremental() %}
+where trackings.tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+{% endif %}

@@ -8,6 +8,7 @@ has a single writer and analysts' tools must not be locked out for a whole run.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -19,6 +20,18 @@ from tm_pipeline.models.runner import build_model
 from tm_pipeline.resources import WarehouseResource
 
 GROUP_NAME = "models"
+# Tables the load step writes beside raw.trackings in the same step, for the incremental models
+# (raw.changed_trackings, raw.load_info): their asset is the one that writes raw.trackings, so a
+# model never waits for an asset that is never materialized on its own.
+LOAD_CONTRACT_TABLES = {"changed_trackings": "trackings", "load_info": "trackings"}
+
+
+class ModelBuildConfig(dg.Config):
+    """Run config: `full_refresh` rebuilds incremental models whole, as `dbt run --full-refresh`.
+
+    A full load (raw.load_info.mode = 'full') implies it, so a tracking the load dropped is gone."""
+
+    full_refresh: bool = False
 
 
 def model_asset_key(model_name: str) -> dg.AssetKey:
@@ -27,6 +40,8 @@ def model_asset_key(model_name: str) -> dg.AssetKey:
 
 def source_asset_key(source: str, table: str) -> dg.AssetKey:
     """source('raw', 'trackings') is the load step's asset ["raw", "trackings"]."""
+    if source == "raw":
+        table = LOAD_CONTRACT_TABLES.get(table, table)
     return dg.AssetKey([source, table])
 
 
@@ -45,9 +60,10 @@ def _column_schema(
 
 
 def _model_asset(model: Model) -> dg.AssetsDefinition:
-    deps = [model_asset_key(ref) for ref in model.refs] + [
-        source_asset_key(source, table) for source, table in model.sources
-    ]
+    deps = list(dict.fromkeys(
+        [model_asset_key(ref) for ref in model.refs]
+        + [source_asset_key(source, table) for source, table in model.sources]
+    ))
 
     @dg.asset(
         key=model_asset_key(model.name),
@@ -65,18 +81,26 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
         },
     )
     # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
-    def _build(warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    def _build(config: ModelBuildConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse.connect() as connection:
-            result = build_model(connection, model)
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": result.row_count,
-                "dagster/column_schema": _column_schema(model.columns, dict(result.columns)),
-                "materialized": result.materialized,
-            }
-        )
+            result = build_model(connection, model, full_refresh=config.full_refresh)
+        metadata: dict[str, Any] = {
+            "dagster/row_count": result.row_count,
+            "dagster/column_schema": _column_schema(model.columns, dict(result.columns)),
+            "materialized": result.materialized,
+        }
+        if model.materialized == "incremental":
+            # how this build went: merged the changed trackings' rows, or rebuilt whole
+            metadata["incremental_merge"] = result.merged
+            metadata["rows_merged"] = result.rows_merged if result.rows_merged is not None else -1
+        return dg.MaterializeResult(metadata=metadata)
 
     return _build
+
+
+def full_refresh_run_config(model_assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, Any]]:
+    """Run config (op name -> config) that rebuilds every model whole: `sync --full-refresh`."""
+    return {asset.op.name: {"full_refresh": True} for asset in model_assets}
 
 
 def build_model_definitions(

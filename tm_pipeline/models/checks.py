@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.models.data_tests import DataTest, compile_tests, run_test
+from tm_pipeline.models.data_tests import DataTest, compile_tests, run_tests
 from tm_pipeline.models.project import Project
 from tm_pipeline.models.results import CheckRecord, record_check_results
 from tm_pipeline.resources import WarehouseResource
@@ -37,7 +37,7 @@ def _model_checks(model: str, tests: list[DataTest]) -> dg.AssetChecksDefinition
     ) -> Iterator[dg.AssetCheckResult]:
         selected = [tests_by_key[key] for key in sorted(context.selected_asset_check_keys, key=str)]
         with warehouse.connect() as connection:
-            outcomes = [(test, run_test(connection, test)) for test in selected]
+            outcomes = list(zip(selected, run_tests(connection, selected, incremental=True), strict=True))
             record_check_results(
                 connection,
                 context.run.run_id,
@@ -55,6 +55,8 @@ def _model_checks(model: str, tests: list[DataTest]) -> dg.AssetChecksDefinition
                 metadata={
                     "severity": test.severity,
                     "failing_rows": outcome.failures,
+                    # an incremental load's per-row test over the changed trackings only (data_tests.py)
+                    "changed_rows_only": outcome.changed_rows_only,
                     "sample_failing_rows": dg.MetadataValue.json(outcome.samples),
                     "sql": dg.MetadataValue.md(f"```sql\n{test.sql}\n```"),
                 },

@@ -3,6 +3,16 @@
 Generic tests from schema.yml compile to the same queries dbt generates in spirit: `unique` and
 `accepted_values` return one row per offending value with its number of occurrences, so
 `failures` counts offending values for those two and offending rows for the others, as in dbt.
+
+On an incremental load a per-row test may run over the changed trackings' rows only (the checks
+ask for it, `changed_rows_only`), where that gives the same verdict as the whole relation:
+- the test is per row: `not_null`, `accepted_values` (not on tracking_id: a row without one is
+  in no changed set), or a singular test marked `config(meta={'per_row': True})`; not `unique`
+  or `relationships`, which compare rows;
+- its model is a view over raw alone with a tracking_id column (the staging views): a tracking's
+  rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
+- the test passed on the previous load (or already on this one): then every unchanged row passed.
+  After a failure it runs whole until it passes, so a fault is reported until it is gone.
 """
 
 from __future__ import annotations
@@ -14,10 +24,13 @@ from typing import Any
 
 import duckdb
 
-from tm_pipeline.models.project import GenericTest, Project, ProjectError, SingularTest
+from tm_pipeline.models.project import GenericTest, Model, Project, ProjectError, SingularTest
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
+from tm_pipeline.models.runner import PASSED_TESTS, create_state_tables, previous_load, read_load_info
 
 SAMPLE_ROWS = 5
+PER_ROW_KINDS = ("not_null", "accepted_values")
+CHANGED_TRACKINGS = "raw.changed_trackings"
 
 
 @dataclass(frozen=True)
@@ -27,12 +40,14 @@ class DataTest:
     severity: str
     sql: str
     description: str
+    changed_rows_sql: str | None = None  # the same test over the changed trackings' rows, where sound
 
 
 @dataclass(frozen=True)
 class TestOutcome:
     failures: int
     samples: list[dict[str, Any]]
+    changed_rows_only: bool = False  # ran over the changed trackings' rows, not the whole relation
 
     @property
     def passed(self) -> bool:
@@ -47,8 +62,26 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def compile_generic_test(test: GenericTest) -> str:
-    relation = f"{MODEL_SCHEMA}.{test.model}"
+def _changed_rows(model: str) -> str:
+    return (
+        f"(select * from {MODEL_SCHEMA}.{model} "
+        f"where tracking_id in (select tracking_id from {CHANGED_TRACKINGS}))"
+    )
+
+
+def rows_follow_their_tracking(model: Model) -> bool:
+    """A view over raw alone, keyed by tracking: its rows change only with their tracking's raw rows."""
+    return (
+        model.materialized == "view"
+        and not model.refs
+        and all(source == "raw" for source, _ in model.sources)
+        and any(column.name == "tracking_id" for column in model.columns)
+    )
+
+
+def compile_generic_test(test: GenericTest, relation: str | None = None) -> str:
+    """The failing-rows query over `relation` (default: the whole model)."""
+    relation = relation or f"{MODEL_SCHEMA}.{test.model}"
     column = test.column
     if test.kind == "unique":
         return (
@@ -85,19 +118,31 @@ def _describe_generic(test: GenericTest) -> str:
     return f"{test.model}.{test.column} is {test.kind.replace('_', ' ')}"
 
 
-def _from_singular(test: SingularTest) -> DataTest:
+def _from_generic(test: GenericTest, model: Model) -> DataTest:
+    changed_rows_sql = None
+    # not on tracking_id itself: a row without one is in no changed set, only the whole test sees it
+    if test.kind in PER_ROW_KINDS and test.column != "tracking_id" and rows_follow_their_tracking(model):
+        changed_rows_sql = compile_generic_test(test, _changed_rows(test.model))
+    return DataTest(
+        test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql
+    )
+
+
+def _from_singular(test: SingularTest, model: Model) -> DataTest:
     description = test.description or f"{test.path.name} returns no rows"
     select_sql = render_sql(test.sql, str(test.path), test.variables)
-    return DataTest(test.name, test.model, test.severity, select_sql, description)
+    changed_rows_sql = None
+    if test.per_row and rows_follow_their_tracking(model):
+        changed_rows_sql = render_sql(
+            test.sql, str(test.path), test.variables, relations={test.model: _changed_rows(test.model)}
+        )
+    return DataTest(test.name, test.model, test.severity, select_sql, description, changed_rows_sql)
 
 
 def compile_tests(project: Project) -> list[DataTest]:
     """Every generic and singular test of the project, ready to run."""
-    generic = [
-        DataTest(test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test))
-        for test in project.generic_tests
-    ]
-    return generic + [_from_singular(test) for test in project.singular_tests]
+    generic = [_from_generic(test, project.models[test.model]) for test in project.generic_tests]
+    return generic + [_from_singular(test, project.models[test.model]) for test in project.singular_tests]
 
 
 def _json_safe(value: Any) -> Any:
@@ -110,12 +155,53 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest) -> TestOutcome:
-    """Number of failing rows and the first few of them (JSON-safe) for a person to look at."""
-    failures = connection.execute(f"select count(*) from ({test.sql})").fetchall()[0][0]
+def _tests_passed_since_previous_load(connection: duckdb.DuckDBPyConnection, tests: list[DataTest]) -> set[str]:
+    """The tests that may run over the changed rows now: restrictable, and passed on the previous
+    load (or already on this one); none unless the load was incremental."""
+    load = read_load_info(connection)
+    if load.mode != "incremental" or load.loaded_at is None:
+        return set()
+    loads = {load.loaded_at, previous_load(connection, load)} - {None}
+    rows = connection.execute(f"select test, max(loaded_at) from {PASSED_TESTS} group by test").fetchall()
+    last_passed = dict(rows)
+    return {test.name for test in tests if test.changed_rows_sql is not None and last_passed.get(test.name) in loads}
+
+
+def _outcome(connection: duckdb.DuckDBPyConnection, sql: str, changed_rows_only: bool) -> TestOutcome:
+    failures = connection.execute(f"select count(*) from ({sql})").fetchall()[0][0]
     samples: list[dict[str, Any]] = []
     if failures:
-        cursor = connection.execute(f"select * from ({test.sql}) limit {SAMPLE_ROWS}")
+        cursor = connection.execute(f"select * from ({sql}) limit {SAMPLE_ROWS}")
         names = [column[0] for column in cursor.description]
         samples = [{n: _json_safe(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
-    return TestOutcome(int(failures), samples)
+    return TestOutcome(int(failures), samples, changed_rows_only)
+
+
+def run_tests(
+    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], incremental: bool = False
+) -> list[TestOutcome]:
+    """Each test's failing rows (count, and the first few, JSON-safe, for a person to look at).
+
+    incremental (the checks of a run, on a write connection): over the changed trackings' rows
+    only where the module docstring says that is sound, and remember the passes for the next
+    load; the bookkeeping is read once and written once for all the tests."""
+    if not incremental:
+        return [_outcome(connection, test.sql, False) for test in tests]
+    create_state_tables(connection)
+    restricted = _tests_passed_since_previous_load(connection, tests)
+    outcomes = [
+        _outcome(connection, test.changed_rows_sql or test.sql, True)
+        if test.name in restricted
+        else _outcome(connection, test.sql, False)
+        for test in tests
+    ]
+    loaded_at = read_load_info(connection).loaded_at
+    passed = [[test.name, loaded_at] for test, outcome in zip(tests, outcomes, strict=True) if outcome.passed]
+    if loaded_at is not None and passed:
+        connection.executemany(f"insert into {PASSED_TESTS} values (?, ?)", passed)
+    return outcomes
+
+
+def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest, incremental: bool = False) -> TestOutcome:
+    """One test; see run_tests."""
+    return run_tests(connection, [test], incremental)[0]

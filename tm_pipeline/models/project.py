@@ -1,9 +1,10 @@
 """Read a dbt-style SQL folder into plain data: models, their config, refs, sources, docs and tests.
 
 The folder stays within the part of dbt that dbt-duckdb also runs (Jinja only for `ref()`,
-`source()`, `config()` and `var()`), so it can move to dbt unchanged; this module is the only place that
-knows the file layout. Like dbt, it reads only the folders `dbt_project.yml` names, so whatever
-dbt writes beside them (`target/`, `logs/`, `dbt_packages/`) is never mistaken for a model.
+`source()`, `config()`, `var()` and `{% if is_incremental() %}` blocks), so it can move to dbt
+unchanged; this module is the only place that knows the file layout. Like dbt, it reads only the
+folders `dbt_project.yml` names, so whatever dbt writes beside them (`target/`, `logs/`,
+`dbt_packages/`) is never mistaken for a model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 
 import yaml
 
-MATERIALIZATIONS = ("view", "table")
+MATERIALIZATIONS = ("view", "table", "incremental")
+# The one strategy the runner implements, as dbt-duckdb does: delete the rows whose unique_key
+# the new rows carry, then insert the new rows.
+INCREMENTAL_STRATEGIES = ("delete+insert",)
 SEVERITIES = ("error", "warn")
 GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
 PROJECT_FILE = "dbt_project.yml"
@@ -29,6 +33,11 @@ REF_PATTERN = re.compile(r"\{\{\s*ref\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
 # var('name') only, without a default: every variable is declared under `vars:` in dbt_project.yml,
 # so the runner and dbt read one value from one place.
 VAR_PATTERN = re.compile(r"\{\{\s*var\(\s*['\"](?P<name>\w+)['\"]\s*\)\s*\}\}")
+# `{% if is_incremental() %} ... {% endif %}`, dbt's spelling, with optional whitespace control
+# dashes; no else, no nesting (the body is checked for other blocks when it is rendered).
+INCREMENTAL_BLOCK_PATTERN = re.compile(
+    r"\{%-?\s*if\s+is_incremental\(\s*\)\s*-?%\}(?P<body>.*?)\{%-?\s*endif\s*-?%\}", re.DOTALL
+)
 SOURCE_PATTERN = re.compile(
     r"\{\{\s*source\(\s*['\"](?P<source>\w+)['\"]\s*,\s*['\"](?P<table>\w+)['\"]\s*\)\s*\}\}"
 )
@@ -73,6 +82,9 @@ class SingularTest:
     severity: str
     description: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
+    # config(meta={'per_row': True}): each returned row is about one row of the model alone, so
+    # the test may run on the changed trackings' rows only (data_tests.py says when)
+    per_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,8 @@ class Model:
     description: str = ""
     columns: tuple[ColumnDoc, ...] = ()
     variables: dict[str, Any] = field(default_factory=dict)
+    # incremental models only: the columns whose values identify the rows an incremental run replaces
+    unique_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,30 @@ def find_refs(sql: str) -> tuple[str, ...]:
 
 def find_sources(sql: str) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys((m["source"], m["table"]) for m in SOURCE_PATTERN.finditer(sql)))
+
+
+def _unique_key(config: dict[str, Any], where: str) -> tuple[str, ...]:
+    """unique_key and incremental_strategy of an incremental model, checked.
+
+    Both are required: without a unique_key, delete+insert degrades to an append that duplicates
+    every re-loaded tracking, and naming the strategy keeps dbt-duckdb from picking another one."""
+    key = config.get("unique_key")
+    if isinstance(key, str) and key:
+        columns: tuple[str, ...] = (key,)
+    elif isinstance(key, (list, tuple)) and key and all(isinstance(part, str) and part for part in key):
+        columns = tuple(key)
+    else:
+        raise ProjectError(
+            f"{where}: materialized='incremental' needs unique_key='<column>' (or a list of columns): "
+            "the rows an incremental run replaces are found by it"
+        )
+    strategy = config.get("incremental_strategy")
+    if strategy not in INCREMENTAL_STRATEGIES:
+        raise ProjectError(
+            f"{where}: materialized='incremental' needs incremental_strategy='delete+insert' (the one strategy "
+            f"the runner implements, as dbt-duckdb does), got {strategy!r}"
+        )
+    return columns
 
 
 def _path_list(settings: dict[str, Any], key: str, default: tuple[str, ...], where: Path) -> tuple[str, ...]:
@@ -241,13 +279,14 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any], variables: dic
     sql = path.read_text()
     config = parse_config(sql, str(path))
     materialized = config.get("materialized", "view")
-    if materialized == "incremental":
-        raise ProjectError(
-            f"{path}: materialized='incremental' is not supported: without is_incremental() (Jinja this folder "
-            "does not allow) it reran the whole query and was no faster than a table; use 'table'"
-        )
     if materialized not in MATERIALIZATIONS:
         raise ProjectError(f"{path}: materialized must be one of {MATERIALIZATIONS}, got {materialized!r}")
+    unique_key = _unique_key(config, str(path)) if materialized == "incremental" else ()
+    if materialized != "incremental" and INCREMENTAL_BLOCK_PATTERN.search(sql):
+        raise ProjectError(
+            f"{path}: {{% if is_incremental() %}} in a {materialized} model is never true; "
+            "use materialized='incremental' or remove the block"
+        )
     columns = tuple(
         ColumnDoc(column["name"], column.get("description", ""), column.get("data_type"))
         for column in entry.get("columns") or []
@@ -263,6 +302,7 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any], variables: dic
         description=entry.get("description", ""),
         columns=columns,
         variables=variables,
+        unique_key=unique_key,
     )
 
 
@@ -273,8 +313,12 @@ def _load_singular_test(path: Path, variables: dict[str, Any]) -> SingularTest:
         raise ProjectError(f"{path}: a singular test must ref() the model it tests")
     config = parse_config(sql, str(path))
     description = sql.lstrip().splitlines()[0].lstrip("-").strip() if sql.lstrip().startswith("--") else ""
+    meta = config.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ProjectError(f"{path}: config(meta=...) must be a mapping, got {meta!r}")
     return SingularTest(
-        path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables
+        path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables,
+        per_row=bool(meta.get("per_row", False)),
     )
 
 

@@ -1,19 +1,40 @@
-"""Build models into DuckDB's `main` schema: views and tables, each replaced whole.
+"""Build models into DuckDB's `main` schema: views, tables, and incremental tables.
 
-There is no incremental mode: without `is_incremental()` (outside the Jinja subset this folder
-allows) an incremental model reruns its whole query, so it cost more than a table (measured,
-README) and kept rows whose tracking had left the lake until a full refresh.
+An incremental model follows dbt-duckdb's `delete+insert` strategy: its SQL is rendered with its
+`{% if is_incremental() %}` blocks kept, so it selects only the rows of the trackings the load
+changed (`raw.changed_trackings`); the existing rows with those `unique_key` values are deleted and
+the new rows inserted, in one transaction. Everything else is rebuilt whole, and so is an
+incremental model when an incremental merge could leave it wrong:
+
+- a full refresh is asked for (run config `full_refresh`, as `dbt run --full-refresh`);
+- the load was not incremental (`raw.load_info.mode` is 'full', or the load wrote no load_info):
+  a full load may have dropped trackings (a repair), and delete+insert never removes a key that
+  is not in the new rows, so only a rebuild removes them;
+- the model has not merged the previous load (a run that failed before reaching it): the
+  trackings that load changed are no longer in `raw.changed_trackings`, so merging only this
+  load's would lose them;
+- the model's columns changed (a new model version), or it does not exist yet.
+
+Which load each incremental model last caught up with is kept in `models_state.merged_loads`
+(and which load each data test passed on in `models_state.passed_tests`, see data_tests.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import Model, Project
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
+
+LOAD_INFO = "raw.load_info"
+STATE_SCHEMA = "models_state"
+MERGED_LOADS = f"{STATE_SCHEMA}.merged_loads"
+PASSED_TESTS = f"{STATE_SCHEMA}.passed_tests"
+INCOMING = "incremental_incoming_rows"
 
 
 @dataclass(frozen=True)
@@ -22,37 +43,143 @@ class BuildResult:
     materialized: str
     row_count: int
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as built
+    merged: bool = False  # True when an incremental model merged only the changed trackings
+    rows_merged: int | None = None  # rows the incremental query selected (None for a whole build)
 
 
-def _existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
+@dataclass(frozen=True)
+class LoadInfo:
+    """What the load step says about the load the models are about to follow."""
+
+    mode: str | None  # 'full' | 'incremental'; None when the load wrote no raw.load_info
+    loaded_at: datetime | None
+    previous_loaded_at: datetime | None = None  # only if the load records it (optional column)
+
+
+def _existing_kind(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
     rows = connection.execute(
         "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-        [MODEL_SCHEMA, name],
+        [schema, name],
     ).fetchall()
     return None if not rows else ("view" if rows[0][0] == "VIEW" else "table")
 
 
-def build_model(connection: duckdb.DuckDBPyConnection, model: Model) -> BuildResult:
-    """Create or update one model in `main`; the models it refs must already exist."""
-    select_sql = render_sql(model.sql, str(model.path), model.variables)
+def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """The incremental bookkeeping: which load each model merged, which load each test passed on."""
+    connection.execute(f"create schema if not exists {STATE_SCHEMA}")
+    connection.execute(f"create table if not exists {MERGED_LOADS} (model varchar, loaded_at timestamp)")
+    connection.execute(f"create table if not exists {PASSED_TESTS} (test varchar, loaded_at timestamp)")
+
+
+def read_load_info(connection: duckdb.DuckDBPyConnection) -> LoadInfo:
+    if _existing_kind(connection, "raw", "load_info") is None:
+        return LoadInfo(None, None)
+    columns = {row[0] for row in connection.execute(f"describe {LOAD_INFO}").fetchall()}
+    previous = "previous_loaded_at" if "previous_loaded_at" in columns else "null"
+    rows = connection.execute(f"select mode, loaded_at, {previous} from {LOAD_INFO}").fetchall()
+    if len(rows) != 1:
+        # Not the one row the contract promises: trust nothing incremental about it.
+        return LoadInfo(None, None)
+    mode, loaded_at, previous_loaded_at = rows[0]
+    return LoadInfo(mode, loaded_at, previous_loaded_at)
+
+
+def _last_merged_load(connection: duckdb.DuckDBPyConnection, model: str) -> datetime | None:
+    rows = connection.execute(f"select max(loaded_at) from {MERGED_LOADS} where model = ?", [model]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def previous_load(connection: duckdb.DuckDBPyConnection, load: LoadInfo) -> datetime | None:
+    """The load before this one: as the load step records it, else the newest load any model merged.
+
+    The second is a lower bound: a load no model ever followed (the whole models step failed) is
+    invisible to it; docs/models.md says so."""
+    if load.previous_loaded_at is not None:
+        return load.previous_loaded_at
+    rows = connection.execute(
+        f"select max(loaded_at) from {MERGED_LOADS} where loaded_at < ?", [load.loaded_at]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _record_merged_load(connection: duckdb.DuckDBPyConnection, model: str, load: LoadInfo) -> None:
+    if load.loaded_at is None:
+        return
+    connection.execute(f"insert into {MERGED_LOADS} values (?, ?)", [model, load.loaded_at])
+
+
+def _may_merge(connection: duckdb.DuckDBPyConnection, model: Model, load: LoadInfo) -> bool:
+    if load.mode != "incremental" or load.loaded_at is None:
+        return False
+    last = _last_merged_load(connection, model.name)
+    return last is not None and (last == load.loaded_at or last == previous_load(connection, load))
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in connection.execute(f"describe {relation}").fetchall()]
+
+
+def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str) -> int | None:
+    """delete+insert of the changed trackings' rows in one transaction, so readers never see the
+    table half merged; None (nothing changed) when the new rows no longer fit the table's columns."""
+    select_sql = render_sql(model.sql, str(model.path), model.variables, incremental=True)
+    connection.execute("begin transaction")
+    try:
+        connection.execute(f"create or replace temp table {INCOMING} as {select_sql}")
+        if _columns(connection, INCOMING) != _columns(connection, target):
+            connection.execute("rollback")
+            return None
+        matches = " and ".join(f"existing.{key} = incoming.{key}" for key in model.unique_key)
+        connection.execute(f"delete from {target} as existing using {INCOMING} as incoming where {matches}")
+        connection.execute(f"insert into {target} by name select * from {INCOMING}")
+        rows_merged = connection.execute(f"select count(*) from {INCOMING}").fetchall()[0][0]
+        connection.execute(f"drop table {INCOMING}")
+        connection.execute("commit")
+    except Exception:
+        connection.execute("rollback")
+        raise
+    return int(rows_merged)
+
+
+def build_model(
+    connection: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False
+) -> BuildResult:
+    """Create or update one model in `main`; the models it refs must already exist.
+
+    full_refresh rebuilds an incremental model whole, as `dbt run --full-refresh` does."""
     target = f"{MODEL_SCHEMA}.{model.name}"
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
-    existing = _existing_kind(connection, model.name)
+    existing = _existing_kind(connection, MODEL_SCHEMA, model.name)
     wanted = "view" if model.materialized == "view" else "table"
     if existing is not None and existing != wanted:
         connection.execute(f"drop {existing} {target}")
         existing = None
 
-    connection.execute(f"create or replace {wanted} {target} as {select_sql}")
+    rows_merged = None
+    load = None
+    if model.materialized == "incremental":
+        create_state_tables(connection)
+        load = read_load_info(connection)
+        if existing is not None and not full_refresh and _may_merge(connection, model, load):
+            rows_merged = _merge(connection, model, target)
+    if rows_merged is None:
+        select_sql = render_sql(model.sql, str(model.path), model.variables)
+        connection.execute(f"create or replace {wanted} {target} as {select_sql}")
+    if load is not None:
+        _record_merged_load(connection, model.name, load)
 
     row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
-    columns = tuple((row[0], row[1]) for row in connection.execute(f"describe {target}").fetchall())
-    return BuildResult(model.name, model.materialized, int(row_count), columns)
+    return BuildResult(
+        model.name, model.materialized, int(row_count), tuple(_columns(connection, target)),
+        merged=rows_merged is not None, rows_merged=rows_merged,
+    )
 
 
-def build_all(connection: duckdb.DuckDBPyConnection, project: Project) -> list[BuildResult]:
+def build_all(
+    connection: duckdb.DuckDBPyConnection, project: Project, full_refresh: bool = False
+) -> list[BuildResult]:
     """Every model in dependency order."""
     return [
-        build_model(connection, project.models[name])
+        build_model(connection, project.models[name], full_refresh)
         for name in build_order(project.models, project.sources)
     ]

@@ -208,7 +208,7 @@ def journey_row(
         "days_since_last_checkpoint": silence,
         "is_stuck": silence is not None and silence >= stuck_after_days,
         "is_never_scanned": not checkpoints,
-        "data_as_of": as_of_utc,
+        "data_as_of": as_of_utc if active else None,  # only an active row depends on the clock
     }
 
 

@@ -1,0 +1,58 @@
+"""A stand-in for the incremental load's contract with the models, for benchmarks and tests.
+
+The load step (branch `incremental`) writes `raw.changed_trackings(tracking_id)` (the trackings
+whose winning row changed in a load; every tracking after a full load) and a one-row
+`raw.load_info(mode, loaded_at)`. Until it does, this writes both from the difference between the
+raw tables before and after a change: fingerprint, change `raw.*` (rebuild it from the lake, or
+edit rows), then record the load.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+FINGERPRINTS = "raw_fingerprints_before_load"
+
+# One hash per tracking over its raw.trackings row and all its raw.checkpoints rows (sorted, so
+# the order rows were stored in does not matter).
+_FINGERPRINT_SQL = """
+    select
+        trackings.tracking_id,
+        hash(trackings, checkpoints.row_hashes) as fingerprint
+    from raw.trackings as trackings
+    left join (
+        select tracking_id, list_sort(list(hash(checkpoint))) as row_hashes
+        from raw.checkpoints as checkpoint
+        group by tracking_id
+    ) as checkpoints on checkpoints.tracking_id = trackings.tracking_id
+"""
+
+
+def fingerprint_raw(connection: duckdb.DuckDBPyConnection) -> None:
+    """Remember every tracking's raw rows (in a temp table of this connection) before a load."""
+    connection.execute(f"create or replace temp table {FINGERPRINTS} as {_FINGERPRINT_SQL}")
+
+
+def record_load(connection: duckdb.DuckDBPyConnection, mode: str, loaded_at: datetime) -> int:
+    """Write raw.changed_trackings and raw.load_info for the load just done; the changed count.
+
+    'incremental': the trackings that are new or whose rows differ from the fingerprints (a load
+    that merges never drops a tracking); 'full': every tracking."""
+    if mode not in ("full", "incremental"):
+        raise ValueError(f"load mode must be 'full' or 'incremental', got {mode!r}")
+    if mode == "full":
+        changed = "select tracking_id from raw.trackings"
+    else:
+        changed = f"""
+            select now.tracking_id from ({_FINGERPRINT_SQL}) as now
+            left join {FINGERPRINTS} as before on before.tracking_id = now.tracking_id
+            where before.fingerprint is distinct from now.fingerprint
+        """
+    connection.execute("create or replace table raw.changed_trackings as " + changed)
+    connection.execute(
+        "create or replace table raw.load_info as select cast(? as varchar) as mode, cast(? as timestamp) as loaded_at",
+        [mode, loaded_at],
+    )
+    return int(connection.execute("select count(*) from raw.changed_trackings").fetchall()[0][0])
