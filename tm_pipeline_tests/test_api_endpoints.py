@@ -128,3 +128,42 @@ def test_completeness_is_not_judged_for_a_version_without_a_total(tmp_path: Path
             build_model(connection, load_project(SQL_DIR).models["stg_api_calls"])
             verdict = judge_completeness(read_latest_run(connection))
         assert (api_version, verdict.passed) == (api_version, passed)
+
+
+def test_a_lake_written_before_api_version_loads_as_v2(tmp_path: Path) -> None:
+    """Ledger parts from before the seam have no api_version column. A lake holding only such parts
+    (here: a real v2 extraction whose parts are rewritten without it, manifests updated) must load,
+    and its calls are judged as v2."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from tm_pipeline.extract.fetch import PageFetcher
+    from tm_pipeline.extract.run import extract_window
+    from tm_pipeline.extract.windows import full_window
+    from tm_pipeline.landing.lake import Lake
+    from tm_pipeline.load.raw_tables import load_raw_tables
+    from tm_pipeline.sandbox import SandboxConfig, SandboxServer
+
+    lake = Lake(tmp_path / "lake")
+    config = SandboxConfig(trackings=30, api_keys=("old-lake",), list_rate_per_s=None)
+    with SandboxServer(config).running() as server:
+        resource = TrackingMoreResource(base_url=server.base_url, api_key="old-lake", list_rate_per_s=0)
+        client = resource.client()
+        try:
+            extract_window(PageFetcher(client, resource.pacer(), endpoint=resource.endpoint()), lake, full_window())
+        finally:
+            client.close()
+    for manifest in lake.manifests():
+        for name in manifest.call_parts:
+            path = lake.root / "api_calls" / f"extraction={manifest.extraction_id}" / name
+            old_part = pq.read_table(path).drop_columns(["api_version"])
+            pq.write_table(old_part, path)
+            manifest.call_parts[name]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        lake.save_manifest(manifest)
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        load_raw_tables(connection, lake)
+        build_model(connection, load_project(SQL_DIR).models["stg_api_calls"])
+        judged = connection.execute("select distinct api_version, outcome from main.stg_api_calls").fetchall()
+    assert judged == [("v2", "ok")]

@@ -182,6 +182,9 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
+    # Ledger parts written before the API version was recorded lack the column; they are v2 calls
+    # (stg_api_calls reads null as v2), and a lake of only such parts must still load.
+    connection.execute("ALTER TABLE raw.api_calls ADD COLUMN IF NOT EXISTS api_version VARCHAR")
     # Every item ever quarantined, with its original bytes: the lake is history, the check judges the latest run.
     connection.execute(
         f"CREATE OR REPLACE TABLE raw.quarantine AS SELECT * FROM {quarantine_source} "
