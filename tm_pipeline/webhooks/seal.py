@@ -2,8 +2,9 @@
 
 A seal reads every push record no complete push extraction holds yet (per segment, the byte
 ranges up to the last complete line that no manifest names), builds TRACKINGS pages with the
-extractor's own item→columns code (`items_to_table`: raw_json is the pushed tracking object,
-fetched_at its receive time), and
+extractor's own item→columns code (`items_to_table` with the pushing API version's key mapping,
+the same the list endpoint uses: raw_json is the pushed tracking object exactly as sent, fetched_at
+its receive time), and
 commits them through `Lake` as an extraction of window `push` whose manifest names the segment
 byte ranges it holds. From there the load treats pushes like any page: latest `updated_at` wins,
 so duplicates and reordered pushes cannot double a tracking or roll it back, and the integrity
@@ -22,7 +23,6 @@ reads back that one page's row, so two rows of one tracking must never share a p
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -30,9 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import msgspec
-import orjson
 import pyarrow as pa
 
+from tm_pipeline.api.endpoints.v2 import V2_ITEM_FIELDS
+from tm_pipeline.api.endpoints.v4 import V4_ITEM_FIELDS
 from tm_pipeline.contracts.fields import UTC_US
 from tm_pipeline.contracts.windows import PUSH_WINDOW
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
@@ -41,7 +42,6 @@ from tm_pipeline.extract.run import new_extraction_id
 from tm_pipeline.landing.integrity import audit_lake
 from tm_pipeline.landing.lake import COMPLETE, REPLACED, Lake, Manifest
 from tm_pipeline.landing.pushes import PUSHES_DIR, PushRecord, complete_end, read_records, segment_names
-from tm_pipeline.webhooks.v4_shape import v4_to_v2_item
 from tm_pipeline.webhooks.verify import V4
 
 log = logging.getLogger(__name__)
@@ -120,28 +120,26 @@ def _seal_lock(lake: Lake) -> Iterator[None]:
 
 
 def _item_bytes(record: PushRecord) -> bytes:
-    """The tracking object as it goes into raw_json: v2 exactly as pushed, v4 mapped to the v2 shape."""
-    if record.shape == V4:
-        return orjson.dumps(v4_to_v2_item(json.loads(record.body)["data"]))
+    """The tracking object exactly as pushed, which goes into raw_json whatever its API version."""
     return bytes(_BODY_DECODER.decode(record.body).data)
 
 
 def _pages(records: list[PushRecord]) -> list[list[PushRecord]]:
-    """Records in receive order, each tracking's k-th push in the k-th group, groups cut into pages."""
+    """Records in receive order, each tracking's k-th push in the k-th group (one group per API version,
+    whose keys type the page), groups cut into pages."""
     occurrences: dict[str, int] = {}
-    groups: list[list[PushRecord]] = []
+    groups: dict[tuple[int, str], list[PushRecord]] = {}  # (k, shape): a page is typed by one version's keys
     for record in records:
         k = occurrences.get(record.tracking_id, 0)
         occurrences[record.tracking_id] = k + 1
-        if k == len(groups):
-            groups.append([])
-        groups[k].append(record)
-    return [group[i : i + PAGE_ROWS] for group in groups for i in range(0, len(group), PAGE_ROWS)]
+        groups.setdefault((k, record.shape), []).append(record)
+    return [group[i : i + PAGE_ROWS] for group in groups.values() for i in range(0, len(group), PAGE_ROWS)]
 
 
 def _page_tables(records: list[PushRecord], extraction_id: str, page: int) -> tuple[pa.Table, pa.Table]:
     raw_items = [msgspec.Raw(_item_bytes(record)) for record in records]
-    landed = items_to_table(raw_items, extraction_id, page, records[0].received_at)
+    item_fields = V4_ITEM_FIELDS if records[0].shape == V4 else V2_ITEM_FIELDS
+    landed = items_to_table(raw_items, extraction_id, page, records[0].received_at, item_fields=item_fields)
     quarantined = set(landed.quarantine["position"].to_pylist())
     # One receive time per row (items_to_table stamps a page with one time; a push page spans many).
     received = [r.received_at for i, r in enumerate(records) if i not in quarantined]
