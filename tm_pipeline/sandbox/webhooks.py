@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from .v4_render import v4_tracking  # the same v4 rendering the /v4 list endpoint serves
+
 V2, V4 = "v2", "v4"
 _GARBAGE = (
     b"this is not json",
@@ -86,52 +88,6 @@ class WebhookConfig:
 def sign(secret: str, timestamp: str) -> str:
     """hex HMAC-SHA256 of the timestamp string, keyed by the secret (API description §8)."""
     return hmac.new(secret.encode(), timestamp.encode(), hashlib.sha256).hexdigest()
-
-
-def _v4_checkpoint(checkpoint: dict) -> dict:
-    return {
-        "checkpoint_date": checkpoint.get("Date"),
-        "tracking_detail": checkpoint.get("StatusDescription"),
-        "location": checkpoint.get("Details"),
-        "checkpoint_delivery_status": checkpoint.get("checkpoint_status"),
-        "checkpoint_delivery_substatus": checkpoint.get("substatus"),
-    }
-
-
-def _v4_leg(leg: object) -> object:
-    if not isinstance(leg, dict):
-        return leg
-    trackinfo = leg.get("trackinfo")
-    return {
-        "courier_code": leg.get("carrier_code"),
-        "courier_phone": leg.get("phone"),
-        "weblink": leg.get("weblink"),
-        "trackinfo": None if trackinfo is None else [_v4_checkpoint(c) for c in trackinfo],
-    }
-
-
-def v4_tracking(item: dict) -> dict:
-    """The v4 tracking object (§10.4 names) of a v2 list item."""
-    tracking = {
-        "id": item["id"],
-        "tracking_number": item["tracking_number"],
-        "courier_code": item["carrier_code"],
-        "delivery_status": item["status"],
-        "substatus": item.get("substatus"),
-        "origin_country": item.get("original_country"),
-        "created_at": item.get("created_at"),
-        "update_at": item.get("updated_at"),
-        "archived": "true" if item.get("archived") else "tracking",
-        "order_id": item.get("order_id"),
-        "latest_event": item.get("lastEvent"),
-        "latest_checkpoint_time": item.get("lastUpdateTime"),
-        "origin_info": _v4_leg(item.get("origin_info")),
-    }
-    if "destination_country" in item:
-        tracking["destination_country"] = item["destination_country"]
-    if "destination_info" in item:
-        tracking["destination_info"] = _v4_leg(item["destination_info"])
-    return tracking
 
 
 @dataclass
