@@ -13,6 +13,7 @@ from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.checks.quarantine import quarantine_check
 from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
 from tm_pipeline.load.assets import warehouse_raw_tables
+from tm_pipeline.maintenance.assets import compaction_daily, compaction_job, lake_compaction
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.resources import LakeResource, TrackingMoreResource, WarehouseResource
@@ -53,7 +54,10 @@ def default_resources(
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, trackings_by_created_day, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
+    return [
+        trackingmore_extract, trackings_by_created_day, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET,
+        lake_compaction,
+    ]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:
@@ -64,8 +68,8 @@ def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definiti
     return dg.Definitions(
         assets=pipeline_assets(),
         asset_checks=pipeline_checks(),
-        jobs=[sync_job],
-        schedules=[sync_every_3_hours],
+        jobs=[sync_job, compaction_job],
+        schedules=[sync_every_3_hours, compaction_daily],
         sensors=[automation_sensor],
         # Runs launched from the UI or by the sensor run in-process too, like the scheduled job.
         executor=dg.in_process_executor,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tm_pipeline.landing.lake import REPLACED, Lake, Manifest, file_sha256
+from tm_pipeline.landing.lake import COMPACTION, REPLACED, Lake, Manifest, file_sha256
 from tm_pipeline.landing.manifest_repair import QUARANTINE_SUFFIX
 
 MISSING, ROW_COUNT, CHECKSUM, UNREADABLE, MANIFEST_QUARANTINED = (
@@ -56,9 +56,15 @@ class LakeAudit:
         return [p for p in self.problems if p.is_ledger]
 
     def damaged_extractions(self) -> list[Manifest]:
-        """Extractions with a page not as committed: the ones a repair re-extracts."""
+        """Extractions with a page not as committed: the ones a repair re-extracts.
+
+        A damaged compaction part stands for every extraction the compaction holds: each is
+        re-extracted with its own params, and the compaction is retired with the last of them."""
         damaged_ids = {p.extraction_id for p in self.page_problems}
-        return [m for m in self.manifests if m.extraction_id in damaged_ids]
+        for compaction in self.manifests:
+            if compaction.kind == COMPACTION and compaction.extraction_id in damaged_ids:
+                damaged_ids |= set(compaction.compacts)
+        return [m for m in self.manifests if m.extraction_id in damaged_ids and m.kind != COMPACTION]
 
 
 def _check_file(path: Path, rows: int | None, sha256: str | None) -> tuple[str, str] | None:
@@ -78,8 +84,35 @@ def _check_file(path: Path, rows: int | None, sha256: str | None) -> tuple[str, 
     return None
 
 
+def _compacted_files(lake: Lake, manifest: Manifest) -> set[str]:
+    """The files a compacted extraction had, still in the lake until the next compaction run deletes them."""
+    files = {lake.relative(lake.page_path(manifest, page)) for page in manifest.pages}
+    files |= {lake.relative(lake.quarantine_path(manifest, page)) for page in manifest.quarantined}
+    return files | {lake.relative(lake.calls_dir(manifest.extraction_id) / name) for name in manifest.call_parts}
+
+
+def _audit_compaction(lake: Lake, compaction: Manifest, audit: LakeAudit) -> set[str]:
+    """Check a compaction's parts into `audit`; a retired compaction keeps only its ledger parts."""
+    for relative, part in sorted(compaction.parts.items()):
+        folder = relative.split("/", 1)[0]
+        if compaction.status == REPLACED and folder != "api_calls":
+            continue
+        if relative in compaction.lost:
+            continue
+        problem = _check_file(lake.root / relative, part["rows"], part["sha256"])
+        if problem is not None:
+            is_ledger = folder == "api_calls"
+            audit.problems.append(LakeProblem(relative, compaction.extraction_id, *problem, is_ledger=is_ledger))
+            continue
+        verified = {"trackings": audit.trackings_files, "api_calls": audit.api_calls_files}
+        verified.get(folder, audit.quarantine_files).append(lake.root / relative)
+    return set(compaction.parts)
+
+
 def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str]:
     """Check one extraction's files into `audit`; returns the lake-relative files it lists."""
+    if manifest.kind == COMPACTION:
+        return _audit_compaction(lake, manifest, audit)
     listed: set[str] = set()
 
     def check(path: Path, rows: int | None, sha256: str | None, is_ledger: bool) -> bool:
@@ -117,10 +150,14 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str
 def audit_lake(lake: Lake) -> LakeAudit:
     """Verify every manifest's files; the audit lists what to load and what is wrong."""
     audit = LakeAudit(manifests=lake.manifests())
+    compacted = {member for m in audit.manifests if m.kind == COMPACTION for member in m.compacts}
     listed: set[str] = set()
     for manifest in audit.manifests:
-        listed |= _audit_manifest(lake, manifest, audit)
-    known = {m.extraction_id for m in audit.manifests}
+        if manifest.extraction_id in compacted:
+            listed |= _compacted_files(lake, manifest)  # its rows are verified in the compaction's parts
+        else:
+            listed |= _audit_manifest(lake, manifest, audit)
+    known = {m.extraction_id for m in audit.manifests} | compacted
     for quarantined in sorted((lake.root / "manifests").glob(f"*.json{QUARANTINE_SUFFIX}-*")):
         extraction_id = quarantined.name.split(".json", 1)[0]
         if extraction_id not in known:

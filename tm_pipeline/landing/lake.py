@@ -10,6 +10,13 @@ each ledger part's row count and SHA-256, so a load can prove the lake is what w
     <root>/api_calls/extraction=<id>/calls-00000001-page-000001.parquet
     <root>/quarantine/extraction=<id>/page-000001.parquet   only for pages with malformed items
     <root>/manifests/<id>.json
+
+Compaction (tm_pipeline/landing/compaction.py) rewrites the files of many complete extractions of a
+window into few parts, committed by a manifest of kind "compaction":
+
+    <root>/trackings/window=<key>/compaction=<id>/part-00001.parquet
+    <root>/api_calls/compaction=<id>/part-00001.parquet
+    <root>/quarantine/compaction=<id>/part-00001.parquet
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 RUNNING, COMPLETE, FAILED, REPLACED = "running", "complete", "failed", "replaced"
+# A complete extraction whose files were rewritten into a compaction's parts (`compacted_into`).
+COMPACTED = "compacted"
+EXTRACTION, COMPACTION = "extraction", "compaction"  # Manifest.kind
 
 # 1: pages and rows only (before checksums); 2: adds page checksums and the ledger parts.
 MANIFEST_FORMAT = 2
@@ -80,6 +90,10 @@ class Manifest:
     lost: dict[str, str] = field(default_factory=dict)  # lake-relative file -> why its loss was accepted
     rebuilt: str | None = None  # how a damaged manifest was rebuilt from the lake, if it was
     format: int = MANIFEST_FORMAT
+    kind: str = EXTRACTION  # or COMPACTION: then `compacts` and `parts` say what it holds
+    compacts: list[str] = field(default_factory=list)  # the extractions whose files its parts hold
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # lake-relative file -> {rows, sha256}
+    compacted_into: str | None = None  # the compaction that holds this extraction's rows now
 
     @property
     def rows(self) -> int:
@@ -127,16 +141,22 @@ _DICTIONARY_COLUMNS = [
 ]
 
 
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """The writer options of every lake file (pages and compaction parts alike)."""
+    return {
+        "compression": {name: "lz4" if name == "raw_json" else "zstd" for name in schema.names},
+        "use_dictionary": [name for name in _DICTIONARY_COLUMNS if name in schema.names],
+        "write_statistics": [name for name in schema.names if name != "raw_json"],
+    }
+
+
 def _write_parquet_atomically(path: Path, table: pa.Table) -> str:
     """Land `table` at `path` atomically; returns the SHA-256 of the bytes written.
 
     The file is encoded in memory and hashed there, so the checksum is of exactly the bytes
     committed, without reading the file back."""
-    dictionary = [name for name in _DICTIONARY_COLUMNS if name in table.column_names]
-    compression = {name: "lz4" if name == "raw_json" else "zstd" for name in table.column_names}
-    statistics = [name for name in table.column_names if name != "raw_json"]
     encoded = pa.BufferOutputStream()
-    pq.write_table(table, encoded, compression=compression, use_dictionary=dictionary, write_statistics=statistics)
+    pq.write_table(table, encoded, **parquet_options(table.schema))
     payload = encoded.getvalue()
     _write_atomically(path, payload)
     return hashlib.sha256(payload).hexdigest()
@@ -175,6 +195,30 @@ class Lake:
 
     def calls_dir(self, extraction_id: str) -> Path:
         return self.root / "api_calls" / f"extraction={extraction_id}"
+
+    def compaction_dirs(self, compaction: Manifest) -> dict[str, Path]:
+        """Where a compaction's parts go, by the folder they mirror: trackings, api_calls, quarantine."""
+        cid = compaction.extraction_id
+        return {
+            "trackings": self.root / "trackings" / f"window={compaction.window_key}" / f"compaction={cid}",
+            "api_calls": self.root / "api_calls" / f"compaction={cid}",
+            "quarantine": self.root / "quarantine" / f"compaction={cid}",
+        }
+
+    def write_part(self, path: Path, payload: bytes) -> None:
+        """Land one encoded compaction part under its final name, whole or not at all."""
+        _write_atomically(path, payload)
+
+    def delete_extraction_files(self, manifest: Manifest, keep_ledger: bool = True) -> None:
+        """Delete an extraction's (or a compaction's) pages and quarantine, and its ledger unless kept."""
+        if manifest.kind == COMPACTION:
+            folders = self.compaction_dirs(manifest)
+            doomed = [folders["trackings"], folders["quarantine"]] + ([] if keep_ledger else [folders["api_calls"]])
+        else:
+            doomed = [self._pages_dir(manifest), self._quarantine_dir(manifest.extraction_id)]
+            doomed += [] if keep_ledger else [self.calls_dir(manifest.extraction_id)]
+        for folder in doomed:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def relative(self, path: Path) -> str:
         """How the manifests and messages name a lake file: relative to the lake root."""
@@ -255,16 +299,30 @@ class Lake:
         return self.retire(manifest, earlier)
 
     def retire(self, manifest: Manifest, extraction_ids: list[str]) -> list[str]:
-        """Mark `extraction_ids` replaced by `manifest` and delete their pages (their ledger stays)."""
+        """Mark `extraction_ids` replaced by `manifest` and delete their pages (their ledger stays).
+
+        A compaction is retired with the last of the extractions it holds: until then its parts
+        still hold the rows of the others (a repair re-extracts every one of a damaged compaction)."""
         retired = []
-        for earlier in self.manifests():
+        manifests = self.manifests()
+        for earlier in manifests:
             if earlier.extraction_id in extraction_ids and earlier.status != REPLACED:
-                shutil.rmtree(self._pages_dir(earlier), ignore_errors=True)
-                shutil.rmtree(self._quarantine_dir(earlier.extraction_id), ignore_errors=True)
+                self.delete_extraction_files(earlier)
                 earlier.status = REPLACED
                 earlier.replaced_by = manifest.extraction_id
                 self.save_manifest(earlier)
                 retired.append(earlier.extraction_id)
+        status = {m.extraction_id: m.status for m in manifests}
+        for compaction in manifests:
+            if (
+                compaction.kind == COMPACTION and compaction.status != REPLACED
+                and all(status.get(member) == REPLACED for member in compaction.compacts)
+            ):
+                self.delete_extraction_files(compaction)
+                compaction.status = REPLACED
+                compaction.replaced_by = manifest.extraction_id
+                self.save_manifest(compaction)
+                retired.append(compaction.extraction_id)
         return retired
 
 
