@@ -22,7 +22,7 @@ from tm_pipeline.bench.soak import bench_soak
 from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
-SECTIONS = ("pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled")
+SECTIONS = ("pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled", "compaction")
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -154,4 +154,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.scheduled import bench_scheduled
 
         results["scheduled"] = bench_scheduled(scheduled_trackings, log)
+    if "compaction" in sections:
+        from tm_pipeline.bench.compaction import bench_compaction
+
+        results["compaction"] = bench_compaction(3000, log)
     return results
