@@ -46,7 +46,10 @@ def default_resources(
                 **api_settings,
             },
         ),
-        "lake": LakeResource(root=str(root / "lake")),
+        "lake": LakeResource(
+            root=settings.lake_uri(root), s3_endpoint_url=settings.s3_endpoint_url(),
+            mirror_root=str(root / "lake-mirror"),
+        ),
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
         ),

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -156,10 +155,10 @@ def _remove_uncommitted_parts(lake: Lake, manifests: list[Manifest]) -> list[str
     committed = {m.extraction_id for m in manifests if m.kind == COMPACTION}
     removed = []
     for pattern in ("trackings/*/compaction=*", "api_calls/compaction=*", "quarantine/compaction=*"):
-        for folder in sorted(lake.root.glob(pattern)):
+        for folder in lake.folders(pattern):
             if folder.name.removeprefix("compaction=") not in committed:
                 removed.append(lake.relative(folder))
-                shutil.rmtree(folder, ignore_errors=True)
+                lake.delete_dir(folder)
     return removed
 
 
@@ -178,7 +177,7 @@ def _finish_committed(lake: Lake, manifests: list[Manifest], summary: Compaction
             files = [lake.page_path(member, page) for page in member.pages]
             files += [lake.quarantine_path(member, page) for page in member.quarantined]
             files += [lake.calls_dir(member_id) / name for name in member.call_parts]
-            present = sum(1 for path in files if path.exists())
+            present = sum(1 for path in files if lake.exists(path))
             if present:
                 lake.delete_extraction_files(member, keep_ledger=False)
                 summary.files_deleted += present
@@ -200,7 +199,7 @@ def _verified_tables(lake: Lake, member: Manifest) -> list[tuple[str, pa.Table]]
     tables = []
     for folder, path, rows, sha256 in sources:
         try:
-            payload = path.read_bytes()
+            payload = lake.read_bytes(path)
         except FileNotFoundError:
             return f"{lake.relative(path)} is missing: the next sync repairs it first"
         if sha256 and hashlib.sha256(payload).hexdigest() != sha256:

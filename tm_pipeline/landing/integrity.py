@@ -9,14 +9,12 @@ the extract asset repairs the pages it can refetch, the load's integrity checks 
 
 from __future__ import annotations
 
-import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from tm_pipeline.landing.lake import COMPACTION, REPLACED, Lake, Manifest, file_sha256
+from tm_pipeline.landing.lake import COMPACTION, REPLACED, Lake, Manifest
 from tm_pipeline.landing.manifest_repair import QUARANTINE_SUFFIX
 
 MISSING, ROW_COUNT, CHECKSUM, UNREADABLE, MANIFEST_QUARANTINED = (
@@ -67,16 +65,16 @@ class LakeAudit:
         return [m for m in self.manifests if m.extraction_id in damaged_ids and m.kind != COMPACTION]
 
 
-def _check_file(path: Path, rows: int | None, sha256: str | None) -> tuple[str, str] | None:
+def _check_file(lake: Lake, path: Path, rows: int | None, sha256: str | None) -> tuple[str, str] | None:
     """(kind, detail) when the file is not as committed, else None."""
-    if not path.exists():
+    if not lake.exists(path):
         return MISSING, "listed in the manifest but not in the lake"
     if sha256:
-        found = file_sha256(path)
+        found = lake.sha256(path)
         if found != sha256:
             return CHECKSUM, f"sha256 {found[:12]}… but {sha256[:12]}… was committed"
     try:
-        found_rows = pq.read_metadata(path).num_rows
+        found_rows = lake.parquet_metadata(path).num_rows
     except (OSError, pa.ArrowInvalid) as error:
         return UNREADABLE, f"not a readable Parquet file: {error}"
     if rows is not None and found_rows != rows:
@@ -99,7 +97,7 @@ def _audit_compaction(lake: Lake, compaction: Manifest, audit: LakeAudit) -> set
             continue
         if relative in compaction.lost:
             continue
-        problem = _check_file(lake.root / relative, part["rows"], part["sha256"])
+        problem = _check_file(lake, lake.root / relative, part["rows"], part["sha256"])
         if problem is not None:
             is_ledger = folder == "api_calls"
             audit.problems.append(LakeProblem(relative, compaction.extraction_id, *problem, is_ledger=is_ledger))
@@ -120,7 +118,7 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str
         listed.add(relative)
         if relative in manifest.lost:
             return False  # the loss was accepted (tm-pipeline lake accept-loss)
-        problem = _check_file(path, rows, sha256)
+        problem = _check_file(lake, path, rows, sha256)
         if problem is not None:
             audit.problems.append(LakeProblem(relative, manifest.extraction_id, *problem, is_ledger=is_ledger))
         return problem is None
@@ -141,7 +139,7 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str
             if check(path, part["rows"], part["sha256"], is_ledger=True):
                 audit.api_calls_files.append(path)
     else:  # written before ledger parts were recorded: the extraction's ledger folder is its list
-        for path in sorted(lake.calls_dir(manifest.extraction_id).glob("*.parquet")):
+        for path in lake.glob(f"{lake.relative(lake.calls_dir(manifest.extraction_id))}/*.parquet"):
             listed.add(lake.relative(path))
             audit.api_calls_files.append(path)
     return listed
@@ -158,7 +156,7 @@ def audit_lake(lake: Lake) -> LakeAudit:
         else:
             listed |= _audit_manifest(lake, manifest, audit)
     known = {m.extraction_id for m in audit.manifests} | compacted
-    for quarantined in sorted((lake.root / "manifests").glob(f"*.json{QUARANTINE_SUFFIX}-*")):
+    for quarantined in lake.glob(f"manifests/*.json{QUARANTINE_SUFFIX}-*"):
         extraction_id = quarantined.name.split(".json", 1)[0]
         if extraction_id not in known:
             audit.problems.append(
@@ -167,9 +165,9 @@ def audit_lake(lake: Lake) -> LakeAudit:
                     "damaged and not rebuildable (no ledger); its pages are not loaded", is_ledger=False,
                 )
             )
-    for pattern in (lake.trackings_glob, lake.api_calls_glob, lake.quarantine_glob):
-        for found in sorted(glob.glob(pattern)):
-            relative = lake.relative(Path(found))
+    for pattern in ("trackings/*/*/*.parquet", "api_calls/*/*.parquet", "quarantine/*/*.parquet"):
+        for found in lake.glob(pattern):
+            relative = lake.relative(found)
             if relative not in listed:
                 audit.strays.append(relative)
     return audit
