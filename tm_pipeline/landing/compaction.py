@@ -165,7 +165,7 @@ def _remove_uncommitted_parts(lake: Lake, manifests: list[Manifest]) -> list[str
 def _finish_committed(lake: Lake, manifests: list[Manifest], summary: CompactionSummary) -> None:
     """Mark the extractions of committed compactions (a killed run's step 3), then delete their old files."""
     by_id = {m.extraction_id: m for m in manifests}
-    for compaction in (m for m in manifests if m.kind == COMPACTION):
+    for compaction in (m for m in manifests if m.kind == COMPACTION and not m.old_files_deleted):
         for member_id in compaction.compacts:
             member = by_id.get(member_id)
             if member is None:
@@ -181,6 +181,8 @@ def _finish_committed(lake: Lake, manifests: list[Manifest], summary: Compaction
             if present:
                 lake.delete_extraction_files(member, keep_ledger=False)
                 summary.files_deleted += present
+        compaction.old_files_deleted = True  # so later runs do not look for them again
+        lake.save_manifest(compaction)
 
 
 def _verified_tables(lake: Lake, member: Manifest) -> list[tuple[str, pa.Table]] | str:

@@ -97,6 +97,7 @@ class Manifest:
     compacts: list[str] = field(default_factory=list)  # the extractions whose files its parts hold
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # lake-relative file -> {rows, sha256}
     compacted_into: str | None = None  # the compaction that holds this extraction's rows now
+    old_files_deleted: bool = False  # a compaction: its extractions' old files are gone (not looked for again)
 
     @property
     def rows(self) -> int:
