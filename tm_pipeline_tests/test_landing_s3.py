@@ -1,7 +1,7 @@
 """The lake on S3: a real S3 API (moto's server mode, a subprocess on a free 127.0.0.1 port) and a real
 sandbox sync over HTTP. Landing, the load (through the local verified mirror), the models and the
-publish run for real; nothing is mocked. One sync lands per module; each test works on it or on
-a copy of its objects under its own prefix.
+publish run for real; the only stand-in is the kill point of one test, a raised exception (said
+there). One sync lands per module; each test works on it or on a copy of its objects under its own prefix.
 """
 
 from __future__ import annotations
