@@ -147,14 +147,25 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _lake(args: argparse.Namespace) -> int:
+    from tm_pipeline.landing.compaction import compact_lake
     from tm_pipeline.landing.integrity import audit_lake
-    from tm_pipeline.landing.lake import Lake
+    from tm_pipeline.landing.lake import open_lake
     from tm_pipeline.landing.losses import accept_loss
 
-    lake = Lake(Path(args.data_dir).resolve() / "lake")
-    if not lake.root.is_dir():
+    try:
+        lake = open_lake(settings.lake_uri(Path(args.data_dir).resolve()), settings.s3_endpoint_url())
+    except ValueError as error:
+        print(f"error: {error} ({settings.LAKE_URI_VAR}, {settings.S3_ENDPOINT_VAR})", file=sys.stderr)
+        return EXIT_USAGE
+    if lake.is_local and not lake.root.is_dir():
         print(f"error: no lake at {lake.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
         return EXIT_USAGE
+    if args.lake_command == "compact":
+        summary = compact_lake(lake, min_extractions=args.min_extractions)
+        print(f"{summary.extractions_compacted} extractions ({summary.rows} rows, {summary.files_read} files) "
+              f"compacted into {summary.parts_written} parts; {summary.files_deleted} files of earlier "
+              f"compactions deleted; {len(summary.skipped)} extractions left as they are")
+        return EXIT_OK
     if args.lake_command == "accept-loss":
         try:
             for file in args.files:
@@ -165,9 +176,9 @@ def _lake(args: argparse.Namespace) -> int:
         return EXIT_OK
     audit = audit_lake(lake)
     for problem in audit.problems:
-        print(f"{lake.root / problem.file}: {problem.kind} ({problem.detail})")
+        print(f"{lake.location}/{problem.file}: {problem.kind} ({problem.detail})")
     for stray in audit.strays:
-        print(f"{lake.root / stray}: stray (in no manifest, not loaded)")
+        print(f"{lake.location}/{stray}: stray (in no manifest, not loaded)")
     print(f"{len(audit.trackings_files)} pages and {len(audit.api_calls_files)} ledger parts verified, "
           f"{len(audit.problems)} problems, {len(audit.strays)} strays")
     return EXIT_FAILED if audit.problems else EXIT_OK
@@ -183,6 +194,11 @@ def _webhook(args: argparse.Namespace) -> int:
         )
     except ReceiverConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    lake_uri = settings.lake_uri(Path(args.data_dir).resolve())
+    if lake_uri.startswith("s3://"):
+        print(f"error: the receiver's push log must be fsynced on a local disk, but the lake is at {lake_uri} "
+              f"(TM_LAKE_URI); run the receiver with a local lake", file=sys.stderr)
         return EXIT_USAGE
     try:
         serve_forever(config, Path(args.data_dir).resolve() / "lake", args.host, args.port, args.forwarded_allow_ips)
@@ -335,7 +351,9 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     lake = _add_command(
         commands, "lake", "verify the lake against its manifests, or accept a loss for good",
         "verify lists files that are missing, damaged or in no manifest (exit 1 if any); accept-loss records\n"
-        "in a file's manifest that it cannot be restored, so it stops blocking runs (docs/operations.md).",
+        "in a file's manifest that it cannot be restored, so it stops blocking runs (docs/operations.md);\n"
+        "compact rewrites complete extractions into few parts per window. The lake is <data-dir>/lake, or\n"
+        f"{settings.LAKE_URI_VAR} (s3://bucket/prefix).",
     )
     _add_data_dir(lake, "where the lake is (<data-dir>/lake)")
     lake_commands = lake.add_subparsers(dest="lake_command", required=True)
@@ -345,6 +363,11 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     accept.add_argument("files", nargs="+", help="lake files as the integrity check names them")
     accept.add_argument("--reason", required=True, help="why, e.g. 'disk failure 2026-01-03, no backup'")
+    compact = lake_commands.add_parser(
+        "compact", help="rewrite complete extractions into few parts per window now (the daily schedule does it too)"
+    )
+    compact.add_argument("--min-extractions", type=int, default=2,
+                         help="compact a window only when it has at least this many complete extractions")
     lake.set_defaults(handler=_lake)
 
     _add_webhook_command(commands)

@@ -14,6 +14,7 @@ from tm_pipeline.checks.quarantine import quarantine_check
 from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.load.registration_assets import raw_registrations
+from tm_pipeline.maintenance.assets import compaction_daily, compaction_job, lake_compaction
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
 from tm_pipeline.register.assets import RegistrationResource, shipments_registration
@@ -58,7 +59,10 @@ def default_resources(
             shipments=settings.shipments_source() if shipments is None else shipments,
             create_rate_per_s=settings.create_rate_per_s(),
         ),
-        "lake": LakeResource(root=str(root / "lake")),
+        "lake": LakeResource(
+            root=settings.lake_uri(root), s3_endpoint_url=settings.s3_endpoint_url(),
+            mirror_root=str(root / "lake-mirror"),
+        ),
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
         ),
@@ -68,7 +72,7 @@ def default_resources(
 def pipeline_assets() -> list[dg.AssetsDefinition]:
     return [
         shipments_registration, trackingmore_extract, trackings_by_created_day, lake_pushes, warehouse_raw_tables,
-        raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET,
+        raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET, lake_compaction,
     ]
 
 
@@ -80,8 +84,8 @@ def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definiti
     return dg.Definitions(
         assets=pipeline_assets(),
         asset_checks=pipeline_checks(),
-        jobs=[sync_job, push_job],
-        schedules=[sync_every_3_hours],
+        jobs=[sync_job, push_job, compaction_job],
+        schedules=[sync_every_3_hours, compaction_daily],
         sensors=[automation_sensor, pushes_waiting],
         # Runs launched from the UI or by the sensor run in-process too, like the scheduled job.
         executor=dg.in_process_executor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,10 +11,12 @@ import duckdb
 
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.endpoints import ListEndpoint, endpoint_for, version_of
+from tm_pipeline.api.errors import ConfigurationError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
 from tm_pipeline.contracts.warehouse_file import connect_build
-from tm_pipeline.landing.lake import Lake
+from tm_pipeline.landing.lake import Lake, open_lake
+from tm_pipeline.landing.mirror import mirror_lake
 
 
 # ConfigurableResource is generic only for resource factories; these resources are their own value.
@@ -50,12 +52,42 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 # Generic only for resource factories, like WarehouseResource above.
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where Parquet lands: `<data_dir>/lake`."""
+    """Where Parquet lands: `<data_dir>/lake`, or `s3://bucket/prefix` (credentials from the AWS
+    environment, never from here). The load reads a remote lake through a local verified mirror."""
 
     root: str
+    s3_endpoint_url: str = ""  # an S3-compatible store's http(s) address; empty for AWS
+    mirror_root: str = ""  # where the load keeps its verified copy of a remote lake
 
     def lake(self) -> Lake:
-        return Lake(Path(self.root))
+        return open_lake(self.root, self.s3_endpoint_url)
+
+    def local_root(self, what: str) -> Path:
+        """The lake's local folder, for what must stay on a local disk: the webhook push log (its
+        fsync is the promise behind each 200) and the registration record. Refused for a remote lake."""
+        lake = self.lake()
+        if not lake.is_local:
+            raise ConfigurationError(
+                f"{what} keeps its files on a local disk, but the lake is at {lake.location} "
+                f"(TM_LAKE_URI): run it with a local lake, or leave it off (docs/operations.md, Running at scale)"
+            )
+        return lake.root
+
+    def lake_for_load(self, progress: Callable[[str], None]) -> tuple[Lake, list[str]]:
+        """The lake as DuckDB can read it, and the remote objects in no manifest (strays).
+
+        Local: the lake itself. Remote: its mirror, brought up to date (see landing/mirror.py)."""
+        lake = self.lake()
+        if lake.is_local:
+            return lake, []
+        if not self.mirror_root:
+            raise ValueError(f"the lake is at {lake.location}, but no mirror folder is configured for the load")
+        local, summary = mirror_lake(lake, Path(self.mirror_root), progress)
+        progress(
+            f"mirror of {lake.location} in {self.mirror_root}: {len(summary.downloaded)} files downloaded, "
+            f"{summary.kept} already verified, {len(summary.deleted)} no longer listed deleted"
+        )
+        return local, summary.remote_strays
 
 
 # Generic only for resource factories, like WarehouseResource above.

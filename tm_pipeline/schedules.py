@@ -11,9 +11,11 @@ would only add a fresh Python process (imports, definitions, resources) per step
 import dagster as dg
 
 from tm_pipeline.extract.assets import LAKE_BACKFILL
+from tm_pipeline.maintenance.assets import LAKE_COMPACTION
 
-# Everything but the created-day backfill, which runs per partition when someone asks for it.
-SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets(LAKE_BACKFILL)
+# Everything but the created-day backfill, which runs per partition when someone asks for it, and
+# the lake's compaction, which runs on its own daily schedule (tm_pipeline/maintenance).
+SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets(LAKE_BACKFILL, LAKE_COMPACTION)
 
 sync_job = dg.define_asset_job(
     "incremental_sync",

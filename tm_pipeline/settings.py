@@ -17,6 +17,8 @@ LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
 API_VERSION_VAR = "TRACKINGMORE_API_VERSION"
 MAX_RETRIES_VAR = "TRACKINGMORE_MAX_RETRIES"
 BACKFILL_START_VAR = "TM_BACKFILL_START"
+LAKE_URI_VAR = "TM_LAKE_URI"
+S3_ENDPOINT_VAR = "TM_S3_ENDPOINT_URL"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
 PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
@@ -24,6 +26,16 @@ PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
 
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_VAR, "data")).resolve()
+
+
+def lake_uri(data_dir: Path) -> str:
+    """Where the lake lives: `s3://bucket/prefix` on object storage, or by default `<data_dir>/lake`."""
+    return os.environ.get(LAKE_URI_VAR) or str(data_dir / "lake")
+
+
+def s3_endpoint_url() -> str:
+    """An S3-compatible store's address (MinIO, Ceph, ...); empty for AWS S3 itself."""
+    return os.environ.get(S3_ENDPOINT_VAR, "")
 
 
 def base_url() -> str:

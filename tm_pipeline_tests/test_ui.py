@@ -90,7 +90,7 @@ def test_ui_serves_the_pipeline_on_localhost_and_stops_with_its_whole_tree(tmp_p
             process.wait(timeout=10)
 
     assert {job["name"] for job in loaded["jobs"]} >= {"incremental_sync", "pushes_to_warehouse"}
-    assert {s["name"] for s in loaded["schedules"]} == {"incremental_sync_every_3_hours"}
+    assert {s["name"] for s in loaded["schedules"]} == {"incremental_sync_every_3_hours", "lake_compaction_daily"}
     assert {(s["name"], s["sensorState"]["status"]) for s in loaded["sensors"]} == {
         ("eager_assets_follow_upstream", "RUNNING"), ("pushes_waiting", "RUNNING")
     }

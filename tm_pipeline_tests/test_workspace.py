@@ -50,9 +50,10 @@ def test_workspace_has_groups_schedule_pools_and_env_configured_resources() -> N
     defs = _definitions_from_workspace()
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert {"register", "extract", "load", "models", "publish"} <= groups
-    (schedule,) = defs.schedules
-    assert schedule.cron_schedule == "0 */3 * * *"
+    assert {"register", "extract", "load", "models", "publish", "maintenance"} <= groups
+    assert {(schedule.name, schedule.cron_schedule) for schedule in defs.schedules} == {
+        ("incremental_sync_every_3_hours", "0 */3 * * *"), ("lake_compaction_daily", "30 1 * * *")
+    }
     pools = {asset.op.pool for asset in defs.assets if isinstance(asset, dg.AssetsDefinition)}
     assert "duckdb_warehouse" in pools and any(str(pool).startswith("trackingmore_api") for pool in pools)
     assert set(defs.resources) == {"registration", "trackingmore", "lake", "warehouse"}

@@ -24,6 +24,7 @@ from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
 SECTIONS = (
     "pacing", "v4_pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled", "webhooks",
+    "compaction",
 )
 
 
@@ -168,4 +169,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.webhooks import bench_webhooks
 
         results["webhooks"] = bench_webhooks(log)
+    if "compaction" in sections:
+        from tm_pipeline.bench.compaction import bench_compaction
+
+        results["compaction"] = bench_compaction(3000, log)
     return results

@@ -38,7 +38,7 @@ from tm_pipeline.extract.fetch import FetchedPage, PageFetcher
 from tm_pipeline.extract.ledger import Ledger, calls_table
 from tm_pipeline.extract.page_table import items_to_table
 from tm_pipeline.extract.windows import CREATED, FULL, UPDATED, SyncState, Window
-from tm_pipeline.landing.lake import COMPLETE, FAILED, Lake, Manifest
+from tm_pipeline.landing.lake import COMPACTED, COMPLETE, EXTRACTION, FAILED, Lake, Manifest
 
 MAX_PAGE_LIMIT = V2_LIST.max_page_limit  # v2's; each endpoint states its own
 
@@ -102,7 +102,10 @@ def sync_state(manifests: Iterable[Manifest]) -> SyncState:
     max_updated_at = max_created_at = None
     longest_run_s = 0.0
     for manifest in manifests:
-        if manifest.status != COMPLETE or manifest.window_key not in (FULL, UPDATED, CREATED):
+        # A compacted extraction keeps its watermarks; a compaction itself asked the API nothing.
+        if manifest.status not in (COMPLETE, COMPACTED) or manifest.kind != EXTRACTION:
+            continue
+        if manifest.window_key not in (FULL, UPDATED, CREATED):
             continue
         longest_run_s = max(longest_run_s, manifest.elapsed_s)
         if manifest.possible_gaps:

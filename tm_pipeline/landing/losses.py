@@ -41,6 +41,7 @@ def accept_loss(lake: Lake, file: str, reason: str) -> str:
     for manifest in lake.manifests():
         listed = {lake.relative(lake.page_path(manifest, page)) for page in manifest.pages}
         listed |= {lake.relative(lake.calls_dir(manifest.extraction_id) / name) for name in manifest.call_parts}
+        listed |= set(manifest.parts)  # a compaction's parts
         if relative in listed:
             manifest.lost[relative] = f"{reason} (accepted {stamp})"
             lake.save_manifest(manifest)

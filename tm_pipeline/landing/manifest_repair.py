@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,8 +35,10 @@ def heal_manifest(lake: Lake, path: Path, error: Exception) -> Manifest | None:
     extraction_id = path.stem
     stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     aside = path.with_name(f"{path.name}{QUARANTINE_SUFFIX}-{stamp}")
-    rebuilt = rebuild_manifest(lake, extraction_id)
-    os.replace(path, aside)
+    # Rebuilding reads the lake's files from the local disk; a remote lake's damaged manifest is moved
+    # aside and reported instead (docs/operations.md: rebuild it on a local copy).
+    rebuilt = rebuild_manifest(lake, extraction_id) if lake.is_local else None
+    lake.move(path, aside)
     if rebuilt is None:
         log.error(
             "manifest %s is damaged (%s) and cannot be rebuilt: no ledger part of extraction %s is readable. "

@@ -118,10 +118,14 @@ LEDGER_ADVICE = (
 def warehouse_raw_tables(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-    store = lake.lake()
+    store, remote_strays = lake.lake_for_load(context.log.info)  # a remote lake: its verified local mirror
     audit = audit_lake(store)
+    audit.strays += remote_strays
+    named = lake.lake()  # files are named where they live (s3://... for a remote lake), not in the mirror
     for problem in audit.problems:
-        context.log.error(f"lake file not as committed: {store.root / problem.file}: {problem.kind} ({problem.detail})")
+        context.log.error(
+            f"lake file not as committed: {named.location}/{problem.file}: {problem.kind} ({problem.detail})"
+        )
     if audit.strays:
         context.log.warning(f"{len(audit.strays)} lake files are in no manifest and were not loaded: {audit.strays}")
     summary = _load(context, store, audit, warehouse.build_file)
@@ -140,7 +144,7 @@ def warehouse_raw_tables(
     seed_rows = status_codes_table().num_rows
     yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": seed_rows})
     yield dg.MaterializeResult(asset_key=RAW_QUARANTINE, metadata={"dagster/row_count": summary.quarantined})
-    yield from _integrity_results(store, audit)
+    yield from _integrity_results(named, audit)
 
 
 def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, build_file: Path) -> LoadSummary:
@@ -152,7 +156,7 @@ def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, buil
 
 def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict[str, str]]:
     return [
-        {"file": str(store.root / p.file), "extraction_id": p.extraction_id, "problem": p.kind, "detail": p.detail}
+        {"file": f"{store.location}/{p.file}", "extraction_id": p.extraction_id, "problem": p.kind, "detail": p.detail}
         for p in problems
     ]
 

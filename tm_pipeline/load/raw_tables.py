@@ -80,9 +80,12 @@ SEMI JOIN winners
 _NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
+# A compaction part holds the same rows as the pages it replaced (until the next compaction run
+# deletes those): the view keeps one of the identical copies.
 _CANONICAL_PAGE_ROWS = """(
-    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true)
+    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true, hive_partitioning = false)
     WHERE filename LIKE '%/extraction=' || extraction_id || '/page-' || lpad(page::VARCHAR, 6, '0') || '.parquet'
+       OR filename LIKE '%/compaction=%/part-%.parquet'
 )"""
 
 # The latest JSON of every tracking, read from the lake where it is stored.
@@ -154,7 +157,8 @@ def _source(connection: duckdb.DuckDBPyConnection, files: Sequence[Path], schema
     """A FROM-clause for exactly these lake files, or for an empty table of the right shape when there are none."""
     if files:
         quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-        return f"read_parquet([{quoted}], union_by_name = true)"
+        # Not hive-partitioned: the folder names (window=, extraction=, compaction=) are not columns.
+        return f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
     connection.register(name, schema.empty_table())
     return name
 
@@ -180,7 +184,10 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     if audit.trackings_files:
         json_source = _CANONICAL_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''"))
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
-    connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
+    connection.execute(
+        f"CREATE VIEW raw.tracking_json AS SELECT * FROM ({_TRACKING_JSON_SQL.replace('{source}', json_source)}) "
+        "QUALIFY row_number() OVER (PARTITION BY tracking_id) = 1"
+    )
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
     # Ledger parts written before the API version was recorded lack the column; they are v2 calls
     # (stg_api_calls reads null as v2), and a lake of only such parts must still load.

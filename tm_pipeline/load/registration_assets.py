@@ -1,6 +1,5 @@
 """Dagster asset: `raw.registrations`, the registration results in the warehouse, for SQL and analysts."""
 
-from pathlib import Path
 
 import dagster as dg
 
@@ -28,5 +27,6 @@ RAW_REGISTRATIONS = dg.AssetKey(["raw", "registrations"])
 # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
 def raw_registrations(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     with warehouse.connect() as connection:
-        rows = load_registrations(connection, Path(lake.root))
+        # Registration refuses a remote lake (its record is local), so a remote lake has none to load.
+        rows = load_registrations(connection, lake.local_root("registration")) if lake.lake().is_local else 0
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})

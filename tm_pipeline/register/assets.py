@@ -120,7 +120,7 @@ def shipments_registration(
         client,
         registration.create_pacer(trackingmore),
         trackingmore.pacer(),
-        RegistrationRecord(Path(lake.root)),
+        RegistrationRecord(lake.local_root("registration")),
         context.run.run_id,
         trackingmore.retry_policy(),
         batch_size=registration.batch_size,

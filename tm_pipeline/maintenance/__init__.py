@@ -1,0 +1,1 @@
+"""Upkeep of the pipeline's storage that no data flow needs: lake compaction, run on its own schedule."""
