@@ -47,7 +47,8 @@ def default_resources(
         ),
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(
-            database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
+            database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb"),
+            memory_limit=settings.duckdb_memory_limit(), temp_directory=str(root / "build" / "duckdb_tmp"),
         ),
     }
 

@@ -12,7 +12,7 @@ import duckdb
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
-from tm_pipeline.contracts.warehouse_file import connect_build
+from tm_pipeline.contracts.warehouse_file import DEFAULT_MEMORY_LIMIT, DuckDBLimits, connect_build
 from tm_pipeline.landing.lake import Lake
 
 
@@ -25,6 +25,12 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     database_path: str
     published_path: str = ""  # empty: no separate published file (tests of a single step)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # per connection; DuckDB spills to temp_directory beyond it
+    temp_directory: str = ""  # "" = beside the build file
+
+    @property
+    def limits(self) -> DuckDBLimits:
+        return DuckDBLimits(self.memory_limit, self.temp_directory)
 
     @property
     def build_file(self) -> Path:
@@ -39,7 +45,7 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         path = Path(self.database_path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        connection = connect_build(path, read_only=read_only)
+        connection = connect_build(path, read_only=read_only, limits=self.limits)
         connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
         try:
             yield connection

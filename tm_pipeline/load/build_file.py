@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import duckdb
 
-from tm_pipeline.contracts.warehouse_file import connect_build
+from tm_pipeline.contracts.warehouse_file import DuckDBLimits, connect_build
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ def read_every_table(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(f'SELECT sum(hash(stored)) FROM "{schema}"."{table}" AS stored').fetchall()
 
 
-def _open(build_file: Path) -> duckdb.DuckDBPyConnection:
-    connection = connect_build(build_file)
+def _open(build_file: Path, limits: DuckDBLimits | None) -> duckdb.DuckDBPyConnection:
+    connection = connect_build(build_file, limits=limits)
     try:
         read_every_table(connection)
     except BaseException:
@@ -63,7 +63,10 @@ def _open(build_file: Path) -> duckdb.DuckDBPyConnection:
 
 
 def build_rebuilding_if_corrupt(
-    build_file: Path, work: Callable[[duckdb.DuckDBPyConnection], T], logger: logging.Logger = log
+    build_file: Path,
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+    logger: logging.Logger = log,
+    limits: DuckDBLimits | None = None,
 ) -> T:
     """Run `work` on a write connection to `build_file` and checkpoint; if DuckDB finds the file
     corrupt, at open or only while `work` writes its blocks back, move it aside and run once more
@@ -71,7 +74,7 @@ def build_rebuilding_if_corrupt(
     build_file.parent.mkdir(parents=True, exist_ok=True)
     for attempt in (1, 2):
         try:
-            connection = _open(build_file)
+            connection = _open(build_file, limits)
             try:
                 connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
                 result = work(connection)
