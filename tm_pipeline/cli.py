@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tm_pipeline import settings
 from tm_pipeline.api.errors import (
@@ -54,9 +55,10 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    result = materialize_all(
-        default_resources(data_dir), data_dir, run_config_ops={"trackingmore_extract": {"mode": args.mode}}
-    )
+    run_config_ops: dict[str, Any] = {"trackingmore_extract": {"mode": args.mode}}
+    if args.full_load:
+        run_config_ops["warehouse_raw_tables"] = {"full_load": True}
+    result = materialize_all(default_resources(data_dir), data_dir, run_config_ops=run_config_ops)
     failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
     for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
@@ -252,6 +254,11 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     sync.add_argument(
         "--mode", choices=["incremental", "full"], default="incremental",
         help="incremental: only what changed since the last sync (the first sync is full); full: everything",
+    )
+    sync.add_argument(
+        "--full-load", action="store_true",
+        help="rebuild the warehouse's raw tables from the whole lake, re-hashing every file, instead of "
+             "merging only the files not loaded yet",
     )
     sync.set_defaults(handler=_sync)
 

@@ -5,11 +5,18 @@ every committed page, its quarantine file and every ledger part is checked again
 count, the same SHA-256 (manifests written before checksums: presence and row count). Files no
 manifest lists are strays: reported, never loaded. What fails is a LakeProblem naming the file;
 the extract asset repairs the pages it can refetch, the load's integrity checks fail on the rest.
+
+Files the warehouse already loaded (`loaded`: their SHA-256, size and modification time when they
+were verified and loaded) are checked with one stat: only a file whose size or modification time
+changed, or whose manifest now commits another checksum, is hashed again. Hashing the whole lake on
+every run would make a run's cost grow with history instead of with the change; `tm-pipeline lake
+verify` and a full load still hash every file.
 """
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +45,24 @@ class LakeProblem:
         return f"{self.file}: {self.kind} ({self.detail})"
 
 
+@dataclass(frozen=True)
+class KnownFile:
+    """A lake file as it was verified when the warehouse loaded it."""
+
+    sha256: str | None
+    size_bytes: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """What a verified file's manifest commits: the load records it with the file."""
+
+    extraction_id: str
+    rows: int | None
+    sha256: str | None
+
+
 @dataclass
 class LakeAudit:
     trackings_files: list[Path] = field(default_factory=list)  # verified, to load
@@ -46,6 +71,7 @@ class LakeAudit:
     problems: list[LakeProblem] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)  # lake-relative: in the lake, in no manifest
     manifests: list[Manifest] = field(default_factory=list)
+    committed: dict[Path, CommittedFile] = field(default_factory=dict)  # every verified file
 
     @property
     def page_problems(self) -> list[LakeProblem]:
@@ -61,10 +87,16 @@ class LakeAudit:
         return [m for m in self.manifests if m.extraction_id in damaged_ids]
 
 
-def _check_file(path: Path, rows: int | None, sha256: str | None) -> tuple[str, str] | None:
+def _check_file(
+    path: Path, rows: int | None, sha256: str | None, known: KnownFile | None = None
+) -> tuple[str, str] | None:
     """(kind, detail) when the file is not as committed, else None."""
     if not path.exists():
         return MISSING, "listed in the manifest but not in the lake"
+    if known is not None and known.sha256 == sha256:
+        on_disk = path.stat()
+        if (on_disk.st_size, on_disk.st_mtime_ns) == (known.size_bytes, known.mtime_ns):
+            return None  # verified when it was loaded, and not written since
     if sha256:
         found = file_sha256(path)
         if found != sha256:
@@ -78,7 +110,7 @@ def _check_file(path: Path, rows: int | None, sha256: str | None) -> tuple[str, 
     return None
 
 
-def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str]:
+def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit, known: Mapping[str, KnownFile]) -> set[str]:
     """Check one extraction's files into `audit`; returns the lake-relative files it lists."""
     listed: set[str] = set()
 
@@ -87,9 +119,11 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str
         listed.add(relative)
         if relative in manifest.lost:
             return False  # the loss was accepted (tm-pipeline lake accept-loss)
-        problem = _check_file(path, rows, sha256)
+        problem = _check_file(path, rows, sha256, known.get(relative))
         if problem is not None:
             audit.problems.append(LakeProblem(relative, manifest.extraction_id, *problem, is_ledger=is_ledger))
+        else:
+            audit.committed[path] = CommittedFile(manifest.extraction_id, rows, sha256)
         return problem is None
 
     if manifest.status != REPLACED:  # a replaced extraction's pages were deleted on purpose
@@ -111,15 +145,18 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit) -> set[str
         for path in sorted(lake.calls_dir(manifest.extraction_id).glob("*.parquet")):
             listed.add(lake.relative(path))
             audit.api_calls_files.append(path)
+            audit.committed[path] = CommittedFile(manifest.extraction_id, None, None)
     return listed
 
 
-def audit_lake(lake: Lake) -> LakeAudit:
-    """Verify every manifest's files; the audit lists what to load and what is wrong."""
+def audit_lake(lake: Lake, loaded: Mapping[str, KnownFile] | None = None) -> LakeAudit:
+    """Verify every manifest's files; the audit lists what to load and what is wrong.
+
+    `loaded` maps lake-relative files the warehouse loaded to how they were then (see KnownFile)."""
     audit = LakeAudit(manifests=lake.manifests())
     listed: set[str] = set()
     for manifest in audit.manifests:
-        listed |= _audit_manifest(lake, manifest, audit)
+        listed |= _audit_manifest(lake, manifest, audit, loaded or {})
     known = {m.extraction_id for m in audit.manifests}
     for quarantined in sorted((lake.root / "manifests").glob(f"*.json{QUARANTINE_SUFFIX}-*")):
         extraction_id = quarantined.name.split(".json", 1)[0]
