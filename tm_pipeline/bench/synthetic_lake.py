@@ -34,6 +34,22 @@ def sandbox_items(count: int, seed: int, at: datetime, history_days: int = 120) 
         yield orjson.dumps(render_tracking(shipment.live_view(now_ts), 0))
 
 
+def account_items(count: int, seed: int, at: datetime, distinct: int = 100_000) -> Iterator[bytes]:
+    """`count` trackings: up to `distinct` rendered by the sandbox, the rest copies of those with their
+    own id and tracking number. Rendering 10M journeys would take an hour on a shared 2-core machine;
+    copies keep the sizes and shapes of real items, and the load only needs them to be distinct."""
+    pool = list(sandbox_items(min(count, distinct), seed, at))
+    yield from pool
+    keys = [(document["id"], document["tracking_number"]) for document in map(orjson.loads, pool)]
+    for index in range(len(pool), count):
+        copy, original = divmod(index, len(pool))
+        tracking_id, number = keys[original]
+        item = pool[original].replace(f'"id":"{tracking_id}"'.encode(), f'"id":"{copy:08x}{tracking_id[8:]}"'.encode())
+        yield item.replace(
+            f'"tracking_number":"{number}"'.encode(), f'"tracking_number":"{number}-{copy}"'.encode()
+        )
+
+
 def restamped(item: bytes, updated_at: datetime | None) -> bytes:
     """The same tracking with another `updated_at`: a later (or, out of order, an earlier) state."""
     document = json.loads(item)
@@ -41,12 +57,14 @@ def restamped(item: bytes, updated_at: datetime | None) -> bytes:
     return orjson.dumps(document)
 
 
-def _call(extraction_id: str, window_key: str, call_seq: int, page: int, rows: int, at: datetime) -> CallRecord:
+def _call(
+    extraction_id: str, window_key: str, call_seq: int, page: int, rows: int, at: datetime, total: int
+) -> CallRecord:
     return CallRecord(
-        run_id="synthetic", extraction_id=extraction_id, window_key=window_key, call_seq=call_seq,
+        run_id=f"run-{extraction_id}", extraction_id=extraction_id, window_key=window_key, call_seq=call_seq,
         requested_at=at, endpoint="/v2/trackings/get", page=page, params_json="{}", http_status=200,
         meta_code=200, meta_type="Success", meta_message="Request response is successful", failure=None,
-        attempt=1, wait_before_s=0.0, latency_ms=1.0, response_bytes=0, rows=rows, total_reported=None,
+        attempt=1, wait_before_s=0.0, latency_ms=1.0, response_bytes=0, rows=rows, total_reported=total,
     )
 
 
@@ -60,7 +78,7 @@ def land_extraction(
     for page, page_items in enumerate(pages, start=1):
         at = fetched_at + timedelta(seconds=page)
         tables = items_to_table([msgspec.Raw(item) for item in page_items], extraction_id, page, at)
-        calls = calls_table([_call(extraction_id, window_key, page, page, len(page_items), at)])
+        calls = calls_table([_call(extraction_id, window_key, page, page, len(page_items), at, len(items))])
         quarantine = tables.quarantine if tables.quarantine.num_rows else None
         lake.commit_page(manifest, page, tables.trackings, calls, quarantine)
         manifest.calls = page
@@ -80,12 +98,13 @@ def base_extraction(lake: Lake, trackings: int, seed: int, at: datetime, extract
         page += 1
         fetched = at + timedelta(seconds=page)
         tables = items_to_table([msgspec.Raw(item) for item in page_items], extraction_id, page, fetched)
-        calls = calls_table([_call(extraction_id, "full", page, page, len(page_items), fetched)])
-        lake.commit_page(manifest, page, tables.trackings, calls, tables.quarantine if tables.quarantine.num_rows else None)
+        calls = calls_table([_call(extraction_id, "full", page, page, len(page_items), fetched, trackings)])
+        quarantine = tables.quarantine if tables.quarantine.num_rows else None
+        lake.commit_page(manifest, page, tables.trackings, calls, quarantine)
         manifest.calls = page
         page_items.clear()
 
-    for item in sandbox_items(trackings, seed, at):
+    for item in account_items(trackings, seed, at):
         page_items.append(item)
         if len(page_items) == PAGE_LIMIT:
             commit()
