@@ -126,7 +126,8 @@ def test_a_repair_that_replaces_a_loaded_extraction_rebuilds_in_full(tmp_path: P
     _load(full, lake, full_load=True)
 
     assert summary.mode == FULL
-    assert "no longer in the verified lake" in summary.full_reason and "extraction=20260301T030000Z-b" in summary.full_reason
+    assert "no longer in the verified lake" in summary.full_reason
+    assert "extraction=20260301T030000Z-b" in summary.full_reason
     _assert_same_tables(incremental, full)
     with duckdb.connect(str(incremental), read_only=True) as connection:
         from_b = connection.execute(
