@@ -173,3 +173,26 @@ def test_a_loaded_file_rewritten_in_place_is_caught_without_hashing_the_whole_la
     assert [(problem.file, problem.kind) for problem in summary.audit.problems] == [(lake.relative(page), "checksum")]
     assert summary.mode == FULL, "a loaded file that is not as committed any more is not a pure addition"
     assert page not in summary.audit.trackings_files
+
+
+def test_a_loaded_file_touched_but_unchanged_is_hashed_once_and_recorded_again(
+    tmp_path: Path, items: list[bytes]
+) -> None:
+    """A restore from a backup that did not keep modification times: one re-hash, not one per run."""
+    lake = Lake(tmp_path / "lake")
+    database = tmp_path / "warehouse.duckdb"
+    extraction_id, landed, fetched_at, page_limit = _extractions(items)[0]
+    manifest = land_extraction(lake, extraction_id, landed, fetched_at, page_limit=page_limit)
+    _load(database, lake)
+    page = lake.page_path(manifest, 1)
+    page.write_bytes(page.read_bytes())
+    touched_ns = page.stat().st_mtime_ns
+
+    summary = _load(database, lake)
+
+    assert summary.mode == INCREMENTAL and not summary.audit.problems
+    with duckdb.connect(str(database), read_only=True) as connection:
+        recorded = connection.execute(
+            "SELECT mtime_ns FROM raw.loaded_files WHERE file = ?", [lake.relative(page)]
+        ).fetchall()
+    assert recorded == [(touched_ns,)]

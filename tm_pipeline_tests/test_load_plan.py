@@ -1,6 +1,6 @@
 """When a load may merge and when it must rebuild: the plan over a lake's audit and the files loaded.
 
-Plain data in, plan out (no files are read): the compaction manifests of the `lakeplus` branch are
+Plain data in, plan out (files are only stat-ed): the compaction manifests of the `lakeplus` branch are
 built here by hand with the fields its contract names (`kind`, `compacts`, status `compacted`).
 """
 

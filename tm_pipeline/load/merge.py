@@ -93,6 +93,7 @@ def merge_new_files(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     if plan.files(TRACKINGS) and unknown:
         raise SchemaChanged(f"new trackings files carry columns raw.trackings lacks: {sorted(unknown)}")
     records = loaded_records(lake, audit, plan.new_files) + loaded_records(lake, audit, plan.already_loaded)
+    rewritten = loaded_records(lake, audit, plan.rewritten)
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
@@ -110,7 +111,7 @@ def merge_new_files(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
         f"INSERT INTO raw.quarantine BY NAME SELECT * FROM {new_quarantine} ORDER BY extraction_id, page, position"
     )
     connection.execute("CREATE OR REPLACE TABLE raw.changed_trackings AS SELECT tracking_id FROM changed_winners")
-    add_loaded_files(connection, records, loaded_at, plan.retired)
+    add_loaded_files(connection, records + rewritten, loaded_at, plan.retired + [r.file for r in rewritten])
     write_load_info(connection, INCREMENTAL, loaded_at, "", len(records))
     any_trackings = bool(connection.execute("SELECT count(*) FROM raw.trackings").fetchall()[0][0])
     create_tracking_json_view(connection, lake, any_trackings)

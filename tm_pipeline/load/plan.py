@@ -36,6 +36,8 @@ class LoadPlan:
     new_files: dict[str, list[Path]] = field(default_factory=dict)  # kind -> files to read now
     already_loaded: dict[str, list[Path]] = field(default_factory=dict)  # kind -> compaction parts of loaded rows
     retired: list[str] = field(default_factory=list)  # lake-relative files that left the record
+    # Loaded files written since (same bytes, as their hash proved): recorded again, so they are not hashed every run.
+    rewritten: dict[str, list[Path]] = field(default_factory=dict)
 
     def files(self, kind: str) -> list[Path]:
         return self.new_files.get(kind, [])
@@ -56,6 +58,14 @@ def extraction_of(audit: LakeAudit, path: Path) -> CommittedFile:
         return committed
     folder = next((part for part in path.parts if part.startswith(("extraction=", "compaction="))), "=")
     return CommittedFile(folder.split("=", 1)[1], None, None)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        on_disk = path.stat()
+    except FileNotFoundError:  # deleted since the audit: the next audit names it
+        return None
+    return on_disk.st_size, on_disk.st_mtime_ns
 
 
 def full_plan(audit: LakeAudit, reason: str) -> LoadPlan:
@@ -102,6 +112,11 @@ def plan_load(lake: Lake, audit: LakeAudit, loaded: dict[str, LoadedFile] | None
                 absorbed |= compactions[extraction_id]
                 continue
             plan.new_files.setdefault(kind, []).append(path)
+    for kind, files in verified_files(audit).items():
+        for path in files:
+            record = loaded.get(lake.relative(path))
+            if record is not None and _stat(path) not in (None, (record.size_bytes, record.mtime_ns)):
+                plan.rewritten.setdefault(kind, []).append(path)
     plan.retired = sorted(
         f for f, record in loaded.items()
         if record.extraction_id in absorbed or (record.extraction_id in compacted and f not in verified)
