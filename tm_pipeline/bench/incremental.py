@@ -28,11 +28,12 @@ from tm_pipeline.landing.lake import Lake
 
 SYNC_EVERY = timedelta(hours=3)
 POOL_PAGES = 20  # base pages whose trackings the later syncs change
+STAGES = ("load_s", "models_s", "checks_s", "publish_s")
 
 
-def _run_worker(data_dir: Path, memory_limit: str) -> dict[str, Any]:
+def _run_worker(data_dir: Path, memory_limit: str, models: bool) -> dict[str, Any]:
     command = [sys.executable, "-m", "tm_pipeline.bench.warehouse_run_worker", str(data_dir),
-               "--memory-limit", memory_limit]
+               "--memory-limit", memory_limit, *(() if models else ("--no-models",))]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"warehouse run worker failed:\n{completed.stderr[-3000:]}")
@@ -71,9 +72,11 @@ class _History:
 
 def bench_incremental(
     trackings: int, points: tuple[int, ...], log: Callable[[str], None], history_rows: int = 200,
-    changed: int = 2000, memory_limit: str = "4GB",
+    changed: int = 2000, memory_limit: str = "4GB", models: bool = True,
 ) -> dict[str, Any]:
-    """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild."""
+    """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
+
+    `models=False` measures the load and the publish alone (the models are another branch's work)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         log(f"incremental: {trackings:,} trackings; runs at {', '.join(map(str, points))} extractions "
@@ -86,16 +89,16 @@ def bench_incremental(
             while history.extractions < point - 1:
                 history.sync(history_rows)
             log(f"  {history.extractions} extractions landed ({time.perf_counter() - started:.0f} s); catching up")
-            catch_up = _run_worker(data_dir, memory_limit)
+            catch_up = _run_worker(data_dir, memory_limit, models)
             if full_rebuild is None:
                 full_rebuild = {"extractions": history.extractions, **catch_up}
                 log(f"  full rebuild: {catch_up['total_s']:.1f} s, peak RSS {catch_up['peak_rss_mb']:.0f} MB")
             history.sync(changed)
-            measured = _run_worker(data_dir, memory_limit)
+            measured = _run_worker(data_dir, memory_limit, models)
             curve.append({"extractions": history.extractions, **measured})
-            log(f"  run at {history.extractions} extractions ({measured['mode']}): load {measured['load_s']:.2f} s, "
-                f"models {measured['models_s']:.2f} s, checks {measured['checks_s']:.2f} s, "
-                f"publish {measured['publish_s']:.2f} s; peak RSS {measured['peak_rss_mb']:.0f} MB")
+            stages = ", ".join(f"{name[:-2]} {measured[name]:.2f} s" for name in STAGES if name in measured)
+            log(f"  run at {history.extractions} extractions ({measured['mode']}): {stages}; "
+                f"peak RSS {measured['peak_rss_mb']:.0f} MB")
     first, last = curve[0], curve[-1]
     return {
         "trackings": trackings,

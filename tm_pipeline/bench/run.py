@@ -169,5 +169,7 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
     if "incremental_10m" in sections:
         from tm_pipeline.bench.incremental import bench_incremental
 
-        results["incremental_10m"] = bench_incremental(10_000_000, (10,), log, memory_limit=memory_limit)
+        results["incremental_10m"] = bench_incremental(
+            10_000_000, (10,), log, memory_limit=memory_limit, models=False
+        )
     return results

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION
+from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, DuckDBLimits
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 __all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
@@ -30,7 +30,8 @@ def _sql_string(text: str) -> str:
 
 
 def publish_snapshot(
-    build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION
+    build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION,
+    limits: DuckDBLimits | None = None,
 ) -> int:
     """Copy the closed build file over the published one atomically, in `storage_version` so DuckDB
     1.x readers can open it (a byte copy when the build file is in it already); returns the bytes published.
@@ -38,7 +39,7 @@ def publish_snapshot(
     On a full disk the partial copy is removed, the published file is left as it was, and
     DiskFullError names the path."""
     try:
-        with duckdb.connect(str(build_path)) as connection:
+        with duckdb.connect(str(build_path), config=(limits or DuckDBLimits()).config()) as connection:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
             row = connection.execute(
                 "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
@@ -64,7 +65,7 @@ def publish_snapshot(
         if str(tags.get("storage_version", "")).startswith(storage_version):
             shutil.copyfile(build_path, staging)
         else:
-            _rewrite(build_path, staging, storage_version)
+            _rewrite(build_path, staging, storage_version, limits or DuckDBLimits())
         os.replace(staging, published_path)
     except (OSError, duckdb.Error) as error:
         for partial in (staging, staging.with_name(staging.name + ".wal")):
@@ -76,9 +77,9 @@ def publish_snapshot(
     return published_path.stat().st_size
 
 
-def _rewrite(build_path: Path, staging: Path, storage_version: str) -> None:
+def _rewrite(build_path: Path, staging: Path, storage_version: str, limits: DuckDBLimits) -> None:
     """Write every table and view of the build file into `staging`, in `storage_version`."""
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=limits.config()) as connection:
         connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
         connection.execute(
             f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"
