@@ -12,7 +12,13 @@ import duckdb
 from tm_pipeline.api.client import TrackingMoreClient, key_fingerprint
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
-from tm_pipeline.contracts.warehouse_file import DEFAULT_MEMORY_LIMIT, DuckDBLimits, connect_build
+from tm_pipeline.contracts.warehouse_file import (
+    DEFAULT_MEMORY_LIMIT,
+    DuckDBLimits,
+    connect_build,
+    looks_corrupt,
+    move_aside,
+)
 from tm_pipeline.landing.lake import Lake
 
 
@@ -49,6 +55,17 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
         try:
             yield connection
+        except Exception as error:
+            connection.close()
+            if not looks_corrupt(error):
+                raise
+            # The load reads only what changed, so damage in a block it never touched is found here:
+            # move the file aside, and the next run's load rebuilds it from the lake.
+            aside = move_aside(path)
+            raise RuntimeError(
+                f"the build warehouse {path} is corrupt ({str(error).splitlines()[0]}); moved it to {aside}. "
+                f"Run again: the load rebuilds it from the lake, and analysts keep the last published warehouse."
+            ) from error
         finally:
             connection.close()
 

@@ -196,3 +196,29 @@ def test_a_loaded_file_touched_but_unchanged_is_hashed_once_and_recorded_again(
             "SELECT mtime_ns FROM raw.loaded_files WHERE file = ?", [lake.relative(page)]
         ).fetchall()
     assert recorded == [(touched_ns,)]
+
+
+def test_replaced_rows_are_counted_until_a_tenth_of_the_table_then_vacuumed(tmp_path: Path, items: list[bytes]) -> None:
+    """Checkpoints do not vacuum (it rewrites every row group a few deletes touched); the load asks
+    for one when the rows it deleted since the last one reach a tenth of the table."""
+    lake = Lake(tmp_path / "lake")
+    database = tmp_path / "warehouse.duckdb"
+    land_extraction(lake, "20260301T000000Z-a", [_at(item, 1) for item in items], T0)
+    _load(database, lake)
+
+    def deleted_since_vacuum() -> int:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return connection.execute("SELECT rows_deleted_since_vacuum FROM raw.load_info").fetchall()[0][0]
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        (replaced,) = connection.execute(
+            "SELECT count(*) FROM raw.checkpoints WHERE tracking_id IN (SELECT unnest(?))",
+            [sorted(_ids(items[:3]))],
+        ).fetchall()[0]
+    land_extraction(lake, "20260301T030000Z-b", [_at(item, 2) for item in items[:3]], T0 + timedelta(hours=3))
+    _load(database, lake)
+    assert deleted_since_vacuum() == 3 + replaced
+
+    land_extraction(lake, "20260301T060000Z-c", [_at(item, 3) for item in items[:200]], T0 + timedelta(hours=6))
+    _load(database, lake)
+    assert deleted_since_vacuum() == 0

@@ -115,12 +115,20 @@ def add_loaded_files(
     connection.unregister("loaded_now")
 
 
+def rows_deleted_since_vacuum(connection: duckdb.DuckDBPyConnection) -> int:
+    """Rows incremental loads deleted (replaced) since raw.* was last vacuumed or rebuilt."""
+    found = connection.execute("SELECT max(rows_deleted_since_vacuum) FROM raw.load_info").fetchall()
+    return int(found[0][0] or 0)
+
+
 def write_load_info(
-    connection: duckdb.DuckDBPyConnection, mode: str, loaded_at: datetime, full_reason: str, files_loaded: int
+    connection: duckdb.DuckDBPyConnection, mode: str, loaded_at: datetime, full_reason: str, files_loaded: int,
+    rows_deleted: int = 0,
 ) -> None:
     """One row: how raw.* was last loaded. The models read `mode` (and raw.changed_trackings)."""
     connection.execute(
         "CREATE OR REPLACE TABLE raw.load_info AS SELECT ?::VARCHAR AS mode, ?::TIMESTAMP AS loaded_at, "
-        "?::VARCHAR AS full_reason, ?::BIGINT AS files_loaded, ?::INTEGER AS load_format",
-        [mode, loaded_at, full_reason or None, files_loaded, LOAD_FORMAT],
+        "?::VARCHAR AS full_reason, ?::BIGINT AS files_loaded, ?::INTEGER AS load_format, "
+        "?::BIGINT AS rows_deleted_since_vacuum",
+        [mode, loaded_at, full_reason or None, files_loaded, LOAD_FORMAT, rows_deleted],
     )

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from tm_pipeline.contracts.warehouse_file import VACUUM_TASKS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
@@ -29,6 +30,7 @@ from tm_pipeline.load.bookkeeping import (
     QUARANTINE,
     TRACKINGS,
     add_loaded_files,
+    rows_deleted_since_vacuum,
     write_load_info,
 )
 from tm_pipeline.load.plan import LoadPlan
@@ -42,6 +44,9 @@ from tm_pipeline.load.raw_tables import (
     status_codes_table,
     table_counts,
 )
+
+# Deleted rows keep their space until a vacuum; one is due when they reach this share of the live rows.
+VACUUM_AT_DELETED_SHARE = 0.10
 
 
 class SchemaChanged(Exception):
@@ -94,14 +99,19 @@ def merge_new_files(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
         raise SchemaChanged(f"new trackings files carry columns raw.trackings lacks: {sorted(unknown)}")
     records = loaded_records(lake, audit, plan.new_files) + loaded_records(lake, audit, plan.already_loaded)
     rewritten = loaded_records(lake, audit, plan.rewritten)
+    deleted_before = rows_deleted_since_vacuum(connection)
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
     connection.execute(_NEW_WINNERS_SQL.replace("{new}", new))
     connection.execute(_CHANGED_WINNERS_SQL)
-    connection.execute("DELETE FROM raw.trackings WHERE tracking_id IN (SELECT tracking_id FROM changed_winners)")
+    (deleted,) = connection.execute(
+        "DELETE FROM raw.trackings WHERE tracking_id IN (SELECT tracking_id FROM changed_winners)"
+    ).fetchall()[0]
     connection.execute("INSERT INTO raw.trackings BY NAME " + _WINNING_ROWS.replace("{new}", new))
-    connection.execute("DELETE FROM raw.checkpoints WHERE tracking_id IN (SELECT tracking_id FROM changed_winners)")
+    (deleted_checkpoints,) = connection.execute(
+        "DELETE FROM raw.checkpoints WHERE tracking_id IN (SELECT tracking_id FROM changed_winners)"
+    ).fetchall()[0]
     connection.execute(
         "INSERT INTO raw.checkpoints BY NAME " + CHECKPOINTS_SELECT.replace("{json_rows}", _WINNING_JSON)
         .replace("{new}", new)
@@ -112,10 +122,17 @@ def merge_new_files(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     )
     connection.execute("CREATE OR REPLACE TABLE raw.changed_trackings AS SELECT tracking_id FROM changed_winners")
     add_loaded_files(connection, records + rewritten, loaded_at, plan.retired + [r.file for r in rewritten])
-    write_load_info(connection, INCREMENTAL, loaded_at, "", len(records))
+    deleted_since_vacuum = deleted_before + deleted + deleted_checkpoints
+    (live_rows,) = connection.execute(
+        "SELECT (SELECT count(*) FROM raw.trackings) + (SELECT count(*) FROM raw.checkpoints)"
+    ).fetchall()[0]
+    vacuum = deleted_since_vacuum > VACUUM_AT_DELETED_SHARE * live_rows
+    write_load_info(connection, INCREMENTAL, loaded_at, "", len(records), 0 if vacuum else deleted_since_vacuum)
     any_trackings = bool(connection.execute("SELECT count(*) FROM raw.trackings").fetchall()[0][0])
     create_tracking_json_view(connection, lake, any_trackings)
     connection.execute("COMMIT")
+    if vacuum:  # the load's closing checkpoint reclaims the deleted rows' space (see warehouse_file)
+        connection.execute(f"SET max_vacuum_tasks = {VACUUM_TASKS}")
     (rows_landed,) = connection.execute(f"SELECT count(*) FROM {new}").fetchall()[0]
     (changed,) = connection.execute("SELECT count(*) FROM raw.changed_trackings").fetchall()[0]
     counts = table_counts(connection)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, DuckDBLimits
+from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, DuckDBLimits, looks_corrupt, move_aside
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 __all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
@@ -48,10 +48,11 @@ def publish_snapshot(
     except duckdb.Error as error:
         if is_disk_full(error):
             raise DiskFullError(build_path, "the published warehouse is unchanged") from error
-        if "corrupt" in str(error).lower():
+        if looks_corrupt(error):
+            aside = move_aside(build_path)  # the next load, finding no build file, rebuilds it from the lake
             raise RuntimeError(
-                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); the published "
-                f"warehouse is unchanged. Run again: the load moves a corrupt build file aside and rebuilds it."
+                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); moved it to {aside} "
+                f"and the published warehouse is unchanged. Run again: the load rebuilds it from the lake."
             ) from error
         raise
     leftover_wal = build_path.with_name(build_path.name + ".wal")
