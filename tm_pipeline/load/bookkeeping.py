@@ -20,7 +20,7 @@ import pyarrow as pa
 from tm_pipeline.landing.integrity import KnownFile
 
 # Raised when what the bookkeeping means changes: a build file with another format is rebuilt in full.
-LOAD_FORMAT = 1
+LOAD_FORMAT = 2  # 2: load_info counts the rows deleted since the last vacuum
 
 FULL, INCREMENTAL = "full", "incremental"
 TRACKINGS, API_CALLS, QUARANTINE = "trackings", "api_calls", "quarantine"
