@@ -207,14 +207,23 @@ def create_tracking_json_view(connection: duckdb.DuckDBPyConnection, lake: Lake,
 
     A view outlives this connection, so over an empty lake it cannot read a registered empty table.
     It reads the folders, not a list of files: a partition re-run deletes its earlier pages before
-    the next load, and a view naming them would fail until then."""
+    the next load, and a view naming them would fail until then. Creating it reads the footer of
+    every page file, so a view that already reads this lake is kept."""
     json_source = _NO_TRACKINGS
     if any_trackings:
         json_source = _LOADED_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''")).replace(
             "{root}", str(lake.root).replace("'", "''")
         )
+    wanted = _TRACKING_JSON_SQL.replace("{source}", json_source)
+    existing = connection.execute(
+        "SELECT sql FROM duckdb_views() WHERE schema_name = 'raw' AND view_name = 'tracking_json' "
+        "AND database_name = current_database()"
+    ).fetchall()
+    # DuckDB stores a view's SQL normalised, so it is recognised by the lake it reads and the record it filters on.
+    if existing and any_trackings and all(part in existing[0][0] for part in (lake.trackings_glob, "loaded_files")):
+        return
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
-    connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
+    connection.execute(f"CREATE VIEW raw.tracking_json AS {wanted}")
 
 
 def load_raw_tables(
