@@ -41,6 +41,7 @@ def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool
         build_file, lambda connection: load_warehouse(connection, lake, full_load), limits=limits
     )
     seconds["load_s"] = time.perf_counter() - started
+    peak_rss_mb_after_load = _peak_rss_mb()
     failing_tests: list[str] = []
     failing_api_checks: list[str] = []
     if models:
@@ -72,6 +73,7 @@ def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool
         "published_mb": round(published_bytes / 1e6, 1),
         "failing_data_tests": failing_tests,
         "failing_api_checks": failing_api_checks,
+        "peak_rss_mb_after_load": peak_rss_mb_after_load,
         "peak_rss_mb": _peak_rss_mb(),
     }
 
