@@ -15,7 +15,7 @@ verify` and a full load still hash every file.
 
 from __future__ import annotations
 
-import glob
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,10 +91,11 @@ def _check_file(
     path: Path, rows: int | None, sha256: str | None, known: KnownFile | None = None
 ) -> tuple[str, str] | None:
     """(kind, detail) when the file is not as committed, else None."""
-    if not path.exists():
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
         return MISSING, "listed in the manifest but not in the lake"
     if known is not None and known.sha256 == sha256:
-        on_disk = path.stat()
         if (on_disk.st_size, on_disk.st_mtime_ns) == (known.size_bytes, known.mtime_ns):
             return None  # verified when it was loaded, and not written since
     if sha256:
@@ -167,9 +168,30 @@ def audit_lake(lake: Lake, loaded: Mapping[str, KnownFile] | None = None) -> Lak
                     "damaged and not rebuildable (no ledger); its pages are not loaded", is_ledger=False,
                 )
             )
-    for pattern in (lake.trackings_glob, lake.api_calls_glob, lake.quarantine_glob):
-        for found in sorted(glob.glob(pattern)):
-            relative = lake.relative(Path(found))
-            if relative not in listed:
-                audit.strays.append(relative)
+    for folder, depth in (("trackings", 3), ("api_calls", 2), ("quarantine", 2)):
+        audit.strays.extend(sorted(set(_parquet_files(lake.root, folder, depth)) - listed))
     return audit
+
+
+def _parquet_files(root: Path, folder: str, depth: int) -> list[str]:
+    """Lake-relative `*.parquet` files exactly `depth` levels under `folder` (as `<folder>/*/.../*.parquet`
+    globs them, hidden names skipped), listed with scandir: glob's matching cost grew with every folder."""
+    found: list[str] = []
+    level = [(str(root / folder), folder)]
+    for remaining in range(depth, 0, -1):
+        deeper = []
+        for directory, relative in level:
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if remaining == 1:
+                    if entry.name.endswith(".parquet"):
+                        found.append(f"{relative}/{entry.name}")
+                elif entry.is_dir():
+                    deeper.append((entry.path, f"{relative}/{entry.name}"))
+        level = deeper
+    return found
