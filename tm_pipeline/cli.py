@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tm_pipeline import settings
 from tm_pipeline.api.errors import (
@@ -54,7 +55,9 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    run_config_ops: dict[str, dict[str, object]] = {"trackingmore_extract": {"mode": args.mode}}
+    run_config_ops: dict[str, Any] = {"trackingmore_extract": {"mode": args.mode}}
+    if args.full_load:
+        run_config_ops["warehouse_raw_tables"] = {"full_load": True}
     if args.full_refresh:
         from tm_pipeline.definitions import MODEL_ASSETS
         from tm_pipeline.models.assets import full_refresh_run_config
@@ -77,17 +80,20 @@ def _sync(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from tm_pipeline.bench.run import SECTIONS, run_benchmarks
+    from tm_pipeline.bench.run import DEFAULT_SECTIONS, SECTIONS, run_benchmarks
 
-    sections = tuple(args.only.split(",")) if args.only else SECTIONS
+    sections = tuple(args.only.split(",")) if args.only else DEFAULT_SECTIONS
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         print(f"error: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}",
               file=sys.stderr)
         return EXIT_USAGE
     sizes = tuple(int(size) for size in args.memory_sizes.split(","))
+    points = tuple(int(point) for point in args.incremental_points.split(","))
     results = run_benchmarks(sections, args.pages, args.throughput_trackings, sizes,
-                             scheduled_trackings=args.scheduled_trackings, soak_runs=args.soak_runs)
+                             scheduled_trackings=args.scheduled_trackings, soak_runs=args.soak_runs,
+                             incremental_trackings=args.incremental_trackings, incremental_points=points,
+                             memory_limit=settings.duckdb_memory_limit())
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -296,6 +302,11 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
         "--full-refresh", action="store_true",
         help="rebuild every model whole instead of merging the trackings the load changed (as dbt's --full-refresh)",
     )
+    sync.add_argument(
+        "--full-load", action="store_true",
+        help="rebuild the warehouse's raw tables from the whole lake, re-hashing every file, instead of "
+             "merging only the files not loaded yet",
+    )
     sync.set_defaults(handler=_sync)
 
     ui = _add_command(
@@ -331,12 +342,12 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     report.set_defaults(handler=_report)
 
     bench = _add_command(
-        commands, "bench",
-        "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules, webhooks",
+        commands, "bench", "measure pacing, a strict-server soak, throughput, CPU/page, memory, models, schedules, "
+        "webhooks, compaction, incremental runs",
         "Each section starts its own sandbox process and prints its figures as JSON (README has the latest).",
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
-                                      "(default: all)")
+                                      "(default: all but incremental_10m, which takes long)")
     bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
     bench.add_argument("--soak-runs", type=int, default=100,
                        help="short paced runs against the strict sandbox in the soak (~2.5 s each)")
@@ -345,6 +356,10 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     bench.add_argument("--memory-sizes", default="100000,1000000", help="trackings per peak-RSS run")
     bench.add_argument("--scheduled-trackings", type=int, default=20_000,
                        help="trackings synced at 1 request/s by the CLI and by a schedule tick, for comparison")
+    bench.add_argument("--incremental-trackings", type=int, default=1_000_000,
+                       help="trackings of the account in the incremental section")
+    bench.add_argument("--incremental-points", default="10,100,1000,3000",
+                       help="numbers of extractions in the lake at which the incremental section measures a run")
     bench.add_argument("--out", help="also write the results as JSON to this file")
     bench.set_defaults(handler=_bench)
 

@@ -64,7 +64,8 @@ def default_resources(
             mirror_root=str(root / "lake-mirror"),
         ),
         "warehouse": WarehouseResource(
-            database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
+            database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb"),
+            memory_limit=settings.duckdb_memory_limit(), temp_directory=str(root / "build" / "duckdb_tmp"),
         ),
     }
 

@@ -14,7 +14,13 @@ from tm_pipeline.api.endpoints import ListEndpoint, endpoint_for, version_of
 from tm_pipeline.api.errors import ConfigurationError
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.api.retry_policy import RetryPolicy
-from tm_pipeline.contracts.warehouse_file import connect_build
+from tm_pipeline.contracts.warehouse_file import (
+    DEFAULT_MEMORY_LIMIT,
+    DuckDBLimits,
+    connect_build,
+    looks_corrupt,
+    move_aside,
+)
 from tm_pipeline.landing.lake import Lake, open_lake
 from tm_pipeline.landing.mirror import mirror_lake
 
@@ -28,6 +34,12 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     database_path: str
     published_path: str = ""  # empty: no separate published file (tests of a single step)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # per connection; DuckDB spills to temp_directory beyond it
+    temp_directory: str = ""  # "" = beside the build file
+
+    @property
+    def limits(self) -> DuckDBLimits:
+        return DuckDBLimits(self.memory_limit, self.temp_directory)
 
     @property
     def build_file(self) -> Path:
@@ -42,10 +54,21 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         path = Path(self.database_path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        connection = connect_build(path, read_only=read_only)
+        connection = connect_build(path, read_only=read_only, limits=self.limits)
         connection.execute("SET enable_progress_bar = false")  # a scheduler's log is not a terminal
         try:
             yield connection
+        except Exception as error:
+            connection.close()
+            if not looks_corrupt(error):
+                raise
+            # The load reads only what changed, so damage in a block it never touched is found here:
+            # move the file aside, and the next run's load rebuilds it from the lake.
+            aside = move_aside(path)
+            raise RuntimeError(
+                f"the build warehouse {path} is corrupt ({str(error).splitlines()[0]}); moved it to {aside}. "
+                f"Run again: the load rebuilds it from the lake, and analysts keep the last published warehouse."
+            ) from error
         finally:
             connection.close()
 

@@ -6,6 +6,7 @@ Only `definitions.py` and the CLI read these; assets get their configuration fro
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from tm_pipeline.api.errors import ConfigurationError
@@ -19,6 +20,7 @@ MAX_RETRIES_VAR = "TRACKINGMORE_MAX_RETRIES"
 BACKFILL_START_VAR = "TM_BACKFILL_START"
 LAKE_URI_VAR = "TM_LAKE_URI"
 S3_ENDPOINT_VAR = "TM_S3_ENDPOINT_URL"
+DUCKDB_MEMORY_LIMIT_VAR = "TM_DUCKDB_MEMORY_LIMIT"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
 PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
@@ -68,6 +70,17 @@ def max_transient_retries() -> int:
     if retries < 0:
         raise ConfigurationError(f"{MAX_RETRIES_VAR} must be a whole number of retries (0 or more), got {raw!r}")
     return retries
+
+
+def duckdb_memory_limit() -> str:
+    """The memory one DuckDB connection of the pipeline may hold (e.g. `4GB`, `512MB`); beyond it DuckDB
+    spills to disk under the data directory, so a big account costs disk and time, not the machine's RAM."""
+    raw = os.environ.get(DUCKDB_MEMORY_LIMIT_VAR, "4GB").strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, flags=re.IGNORECASE):
+        raise ConfigurationError(
+            f"{DUCKDB_MEMORY_LIMIT_VAR} must be an amount of memory with its unit, like 4GB or 512MB; got {raw!r}"
+        )
+    return raw
 
 
 def backfill_start_date() -> str:

@@ -24,8 +24,10 @@ from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
 SECTIONS = (
     "pacing", "v4_pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled", "webhooks",
-    "compaction",
+    "compaction", "incremental", "incremental_10m",
 )
+# Run by default; incremental_10m (a 10M-tracking account, long) only when asked for with --only.
+DEFAULT_SECTIONS = tuple(section for section in SECTIONS if section != "incremental_10m")
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -140,7 +142,10 @@ def bench_models(database_path: Path, log: Callable[[str], None]) -> dict[str, A
 
 def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: int,
                    memory_sizes: tuple[int, ...], log: Callable[[str], None] = print,
-                   scheduled_trackings: int = 20_000, soak_runs: int = 100) -> dict[str, Any]:
+                   scheduled_trackings: int = 20_000, soak_runs: int = 100,
+                   incremental_trackings: int = 1_000_000,
+                   incremental_points: tuple[int, ...] = (10, 100, 1000, 3000),
+                   memory_limit: str = "4GB") -> dict[str, Any]:
     results: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     if "pacing" in sections:
         results["pacing"] = bench_pacing(pages, log)
@@ -173,4 +178,16 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.compaction import bench_compaction
 
         results["compaction"] = bench_compaction(3000, log)
+    if "incremental" in sections:
+        from tm_pipeline.bench.incremental import bench_incremental
+
+        results["incremental"] = bench_incremental(
+            incremental_trackings, incremental_points, log, memory_limit=memory_limit
+        )
+    if "incremental_10m" in sections:
+        from tm_pipeline.bench.incremental import bench_incremental
+
+        results["incremental_10m"] = bench_incremental(
+            10_000_000, (10,), log, memory_limit=memory_limit, models=False
+        )
     return results

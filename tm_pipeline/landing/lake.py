@@ -332,6 +332,9 @@ class Lake:
 
     def relative(self, path: Path) -> str:
         """How the manifests and messages name a lake file: relative to the lake root."""
+        text, root = str(path), str(self.root)
+        if text.startswith(root + os.sep):  # called for every file of every load: skip pathlib's parsing
+            return text[len(root) + 1:]
         return str(Path(path).relative_to(self.root))
 
     def save_manifest(self, manifest: Manifest) -> None:

@@ -1,4 +1,7 @@
-"""Dagster asset: rebuild the `raw` schema of the warehouse from the lake, after proving the lake.
+"""Dagster asset: bring the `raw` schema of the warehouse up to date with the lake, after proving the lake.
+
+A run merges only the files it has not loaded yet, or rebuilds from the whole lake when the lake
+changed in any other way (load/plan.py says when) or when asked to (run config `full_load`).
 
 The integrity checks are blocking: a page or ledger part that is not as its manifest committed
 stops the models and the publish, so analysts keep the last good warehouse instead of one
@@ -6,7 +9,6 @@ silently built on less data.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,17 +18,16 @@ from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
-from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
+from tm_pipeline.landing.integrity import LakeAudit, LakeProblem
 from tm_pipeline.landing.lake import Lake
 from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
     STATUS_CODES_SCHEMA,
-    LoadSummary,
-    load_raw_tables,
     status_codes_table,
 )
+from tm_pipeline.load.warehouse_load import load_warehouse
 from tm_pipeline.resources import LakeResource, WarehouseResource
 from tm_pipeline.webhooks.assets import LAKE_PUSHES
 
@@ -44,6 +45,10 @@ FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
     "any_deps_missing",
     dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL, LAKE_PUSHES)),
 )
+
+class LoadConfig(dg.Config):
+    full_load: bool = False  # rebuild raw.* from the whole lake, re-hashing every file (`sync --full-load`)
+
 
 LAKE_CHECK = "lake_matches_manifests"
 LEDGER_CHECK = "ledger_matches_manifests"
@@ -116,24 +121,31 @@ LEDGER_ADVICE = (
     pool=WAREHOUSE_POOL,
 )
 def warehouse_raw_tables(
-    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: LoadConfig, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
     store, remote_strays = lake.lake_for_load(context.log.info)  # a remote lake: its verified local mirror
-    audit = audit_lake(store)
-    audit.strays += remote_strays
     named = lake.lake()  # files are named where they live (s3://... for a remote lake), not in the mirror
+    summary = build_rebuilding_if_corrupt(
+        warehouse.build_file,
+        lambda connection: load_warehouse(connection, store, config.full_load, context.log),
+        context.log,
+        warehouse.limits,
+    )
+    audit = summary.audit
+    audit.strays += remote_strays
     for problem in audit.problems:
         context.log.error(
             f"lake file not as committed: {named.location}/{problem.file}: {problem.kind} ({problem.detail})"
         )
     if audit.strays:
         context.log.warning(f"{len(audit.strays)} lake files are in no manifest and were not loaded: {audit.strays}")
-    summary = _load(context, store, audit, warehouse.build_file)
     yield dg.MaterializeResult(
         asset_key=RAW_TRACKINGS,
         metadata={
-            "dagster/row_count": summary.trackings, "duplicates_collapsed": summary.duplicates_collapsed,
-            "files_loaded": len(audit.trackings_files), "stray_files_not_loaded": audit.strays,
+            "dagster/row_count": summary.trackings, "load_mode": summary.mode,
+            "full_rebuild_because": summary.full_reason or "-", "trackings_changed": summary.trackings_changed,
+            "files_read": summary.files_read, "duplicates_collapsed": summary.duplicates_collapsed,
+            "files_verified": len(audit.trackings_files), "stray_files_not_loaded": audit.strays,
         },
     )
     yield dg.MaterializeResult(asset_key=RAW_CHECKPOINTS, metadata={"dagster/row_count": summary.checkpoints})
@@ -145,13 +157,6 @@ def warehouse_raw_tables(
     yield dg.MaterializeResult(asset_key=RAW_STATUS_CODES, metadata={"dagster/row_count": seed_rows})
     yield dg.MaterializeResult(asset_key=RAW_QUARANTINE, metadata={"dagster/row_count": summary.quarantined})
     yield from _integrity_results(named, audit)
-
-
-def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, build_file: Path) -> LoadSummary:
-    """Load the verified files; a build file found corrupt is moved aside and built anew once."""
-    return build_rebuilding_if_corrupt(
-        build_file, lambda connection: load_raw_tables(connection, store, audit), context.log
-    )
 
 
 def _problem_rows(store: Lake, problems: list[LakeProblem]) -> list[dict[str, str]]:

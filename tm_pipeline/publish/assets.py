@@ -24,7 +24,7 @@ def build_publish_asset(model_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
     def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        published_bytes = publish_snapshot(warehouse.build_file, warehouse.published_file)
+        published_bytes = publish_snapshot(warehouse.build_file, warehouse.published_file, limits=warehouse.limits)
         return dg.MaterializeResult(
             metadata={"path": str(warehouse.published_file), "size_mb": round(published_bytes / 1e6, 1)}
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION
+from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, DuckDBLimits, looks_corrupt, move_aside
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 __all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
@@ -30,7 +30,8 @@ def _sql_string(text: str) -> str:
 
 
 def publish_snapshot(
-    build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION
+    build_path: Path, published_path: Path, storage_version: str = READER_STORAGE_VERSION,
+    limits: DuckDBLimits | None = None,
 ) -> int:
     """Copy the closed build file over the published one atomically, in `storage_version` so DuckDB
     1.x readers can open it (a byte copy when the build file is in it already); returns the bytes published.
@@ -38,7 +39,7 @@ def publish_snapshot(
     On a full disk the partial copy is removed, the published file is left as it was, and
     DiskFullError names the path."""
     try:
-        with duckdb.connect(str(build_path)) as connection:
+        with duckdb.connect(str(build_path), config=(limits or DuckDBLimits()).config()) as connection:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
             row = connection.execute(
                 "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
@@ -47,10 +48,11 @@ def publish_snapshot(
     except duckdb.Error as error:
         if is_disk_full(error):
             raise DiskFullError(build_path, "the published warehouse is unchanged") from error
-        if "corrupt" in str(error).lower():
+        if looks_corrupt(error):
+            aside = move_aside(build_path)  # the next load, finding no build file, rebuilds it from the lake
             raise RuntimeError(
-                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); the published "
-                f"warehouse is unchanged. Run again: the load moves a corrupt build file aside and rebuilds it."
+                f"the build warehouse {build_path} is corrupt ({str(error).splitlines()[0]}); moved it to {aside} "
+                f"and the published warehouse is unchanged. Run again: the load rebuilds it from the lake."
             ) from error
         raise
     leftover_wal = build_path.with_name(build_path.name + ".wal")
@@ -62,9 +64,9 @@ def publish_snapshot(
         leftover.unlink(missing_ok=True)  # a publish that died half-way; nobody reads the staging file
     try:
         if str(tags.get("storage_version", "")).startswith(storage_version):
-            shutil.copyfile(build_path, staging)
+            _copy(build_path, staging)
         else:
-            _rewrite(build_path, staging, storage_version)
+            _rewrite(build_path, staging, storage_version, limits or DuckDBLimits())
         os.replace(staging, published_path)
     except (OSError, duckdb.Error) as error:
         for partial in (staging, staging.with_name(staging.name + ".wal")):
@@ -76,9 +78,26 @@ def publish_snapshot(
     return published_path.stat().st_size
 
 
-def _rewrite(build_path: Path, staging: Path, storage_version: str) -> None:
+# Linux's FICLONE ioctl: the copy shares the source's blocks (copy-on-write), whatever the size.
+_FICLONE = 0x40049409
+
+
+def _copy(build_path: Path, staging: Path) -> None:
+    """A reflink where the file system offers one (btrfs, XFS), else a byte copy (ext4 refuses the ioctl)."""
+    try:
+        import fcntl
+
+        with open(build_path, "rb") as source, open(staging, "wb") as target:
+            fcntl.ioctl(target.fileno(), _FICLONE, source.fileno())
+        return
+    except (ImportError, OSError):
+        staging.unlink(missing_ok=True)
+    shutil.copyfile(build_path, staging)
+
+
+def _rewrite(build_path: Path, staging: Path, storage_version: str, limits: DuckDBLimits) -> None:
     """Write every table and view of the build file into `staging`, in `storage_version`."""
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=limits.config()) as connection:
         connection.execute(f"ATTACH {_sql_string(str(build_path))} AS build (READ_ONLY)")
         connection.execute(
             f"ATTACH {_sql_string(str(staging))} AS published (STORAGE_VERSION {_sql_string(storage_version)})"

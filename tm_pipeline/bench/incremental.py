@@ -1,0 +1,110 @@
+"""`bench --only incremental`: what one 3-hourly run costs as the lake's history grows.
+
+A synthetic lake (bench/synthetic_lake.py) holds a full sync of the account and then small
+incremental extractions, one per simulated 3-hour sync. At each point of the curve one more
+extraction brings `changed` changed trackings, and a fresh worker process runs load → models →
+checks → publish on it (bench/warehouse_run_worker.py): its seconds per stage and peak RSS are the
+figures. The first run over the lake is a full rebuild and is reported as such. The target: the
+run at the last point within 1.2× of the first, whatever the number of extractions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from tm_pipeline.bench.synthetic_lake import EPOCH, base_extraction, land_extraction, restamped
+from tm_pipeline.landing.lake import Lake
+
+SYNC_EVERY = timedelta(hours=3)
+POOL_PAGES = 20  # base pages whose trackings the later syncs change
+STAGES = ("load_s", "models_s", "checks_s", "publish_s")
+
+
+def _run_worker(data_dir: Path, memory_limit: str, models: bool) -> dict[str, Any]:
+    command = [sys.executable, "-m", "tm_pipeline.bench.warehouse_run_worker", str(data_dir),
+               "--memory-limit", memory_limit, *(() if models else ("--no-models",))]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"warehouse run worker failed:\n{completed.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _extraction_id(sync: int) -> str:
+    return f"{EPOCH + sync * SYNC_EVERY:%Y%m%dT%H%M%SZ}-{sync:05d}"
+
+
+class _History:
+    """The account's lake, grown one simulated sync at a time."""
+
+    def __init__(self, lake: Lake, trackings: int, log: Callable[[str], None]) -> None:
+        self.lake = lake
+        self.rng = random.Random(7)
+        started = time.perf_counter()
+        pages = base_extraction(lake, trackings, seed=3, at=EPOCH, extraction_id=_extraction_id(0))
+        log(f"  landed the full sync: {trackings:,} trackings in {pages} pages ({time.perf_counter() - started:.0f} s)")
+        (base,) = lake.manifests()
+        self.pool: list[bytes] = []
+        for page in self.rng.sample(sorted(base.pages), min(POOL_PAGES, len(base.pages))):
+            column = pq.read_table(lake.page_path(base, page), columns=["raw_json"])["raw_json"]
+            self.pool.extend(value.encode() for value in column.to_pylist())
+        self.extractions = 1
+
+    def sync(self, changed: int) -> None:
+        """One more incremental extraction: `changed` trackings, updated shortly before it ran."""
+        fetched_at = EPOCH + self.extractions * SYNC_EVERY
+        updated_at = fetched_at - timedelta(minutes=30)
+        items = [restamped(item, updated_at) for item in self.rng.sample(self.pool, min(changed, len(self.pool)))]
+        land_extraction(self.lake, _extraction_id(self.extractions), items, fetched_at)
+        self.extractions += 1
+
+
+def bench_incremental(
+    trackings: int, points: tuple[int, ...], log: Callable[[str], None], history_rows: int = 200,
+    changed: int = 2000, memory_limit: str = "4GB", models: bool = True,
+) -> dict[str, Any]:
+    """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
+
+    `models=False` measures the load and the publish alone (the models are another branch's work)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        log(f"incremental: {trackings:,} trackings; runs at {', '.join(map(str, points))} extractions "
+            f"({history_rows} changed trackings per earlier sync, {changed} in the measured one)")
+        history = _History(Lake(data_dir / "lake"), trackings, log)
+        full_rebuild: dict[str, Any] | None = None
+        curve = []
+        for point in points:
+            started = time.perf_counter()
+            while history.extractions < point - 1:
+                history.sync(history_rows)
+            log(f"  {history.extractions} extractions landed ({time.perf_counter() - started:.0f} s); catching up")
+            catch_up = _run_worker(data_dir, memory_limit, models)
+            if full_rebuild is None:
+                full_rebuild = {"extractions": history.extractions, **catch_up}
+                log(f"  full rebuild: {catch_up['total_s']:.1f} s, peak RSS {catch_up['peak_rss_mb']:.0f} MB")
+            history.sync(changed)
+            measured = _run_worker(data_dir, memory_limit, models)
+            curve.append({"extractions": history.extractions, **measured})
+            stages = ", ".join(f"{name[:-2]} {measured[name]:.2f} s" for name in STAGES if name in measured)
+            log(f"  run at {history.extractions} extractions ({measured['mode']}): {stages}; "
+                f"peak RSS {measured['peak_rss_mb']:.0f} MB")
+    first, last = curve[0], curve[-1]
+    return {
+        "trackings": trackings,
+        "memory_limit": memory_limit,
+        "full_rebuild": full_rebuild,
+        "curve": curve,
+        "last_to_first_total": last["total_s"] / first["total_s"],
+        "last_to_first_load": last["load_s"] / first["load_s"],
+    }
