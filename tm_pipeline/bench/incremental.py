@@ -76,7 +76,7 @@ def bench_incremental(
 ) -> dict[str, Any]:
     """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
 
-    `models=False` measures the load and the publish alone (the models are another branch's work)."""
+    `models=False` measures the load and the publish alone (for lakes too big to model in a bench run)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         log(f"incremental: {trackings:,} trackings; runs at {', '.join(map(str, points))} extractions "

@@ -1,10 +1,10 @@
-"""A stand-in for the incremental load's contract with the models, for benchmarks and tests.
+"""The load's contract with the models, written without a lake, for model benchmarks and tests.
 
-The load step (branch `incremental`) writes `raw.changed_trackings(tracking_id)` (the trackings
-whose winning row changed in a load; every tracking after a full load) and a one-row
-`raw.load_info(mode, loaded_at)`. Until it does, this writes both from the difference between the
-raw tables before and after a change: fingerprint, change `raw.*` (rebuild it from the lake, or
-edit rows), then record the load.
+The load step writes `raw.changed_trackings(tracking_id)` (the trackings whose winning row changed
+in a load; every tracking after a full load) and a one-row `raw.load_info(mode, loaded_at, ...)`
+(load/bookkeeping.py). A benchmark or test that edits `raw.*` directly, with no lake behind it,
+writes both here from the difference between the raw tables before and after the change:
+fingerprint, change `raw.*`, then record the load.
 """
 
 from __future__ import annotations

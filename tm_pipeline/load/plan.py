@@ -12,9 +12,8 @@ warehouse has not loaded yet. Anything else rebuilds in full, and says why:
 
 A compaction of extractions all loaded already is no change at all: its parts are recorded as
 loaded (their rows are the same rows) and the compacted extractions' files leave the record.
-Compaction manifests are the `lakeplus` branch's (`kind: "compaction"`, `compacts`, and
-`status: "compacted"` on what they compacted); they are read by name so this rule holds whichever
-lands first.
+Compaction manifests (landing/compaction.py) say `kind: "compaction"` and `compacts`, and mark
+what they compacted `status: "compacted"`.
 """
 
 from __future__ import annotations
