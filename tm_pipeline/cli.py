@@ -14,6 +14,7 @@ from tm_pipeline.api.errors import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
     EXIT_RETRY_LATER,
+    ConfigurationError,
     PipelineError,
     exit_code_by_class_name,
 )
@@ -48,19 +49,26 @@ def _sync(args: argparse.Namespace) -> int:
     import os
 
     from tm_pipeline.definitions import default_resources
-    from tm_pipeline.runs import check_outcomes, materialize_all, step_failures
+    from tm_pipeline.runs import check_outcomes, step_failures, sync
 
-    if not os.environ.get(settings.API_KEY_VAR):
-        print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
+    try:
+        accounts = settings.accounts()
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    missing = settings.missing_key_variables(accounts)
+    if missing:
+        whose = "" if accounts[0].is_default and len(accounts) == 1 else " of the accounts in " + os.environ.get(
+            settings.ACCOUNTS_FILE_VAR, ""
+        )
+        print(f"error: {', '.join(missing)} is not set{whose}; export the TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    result = materialize_all(
-        default_resources(data_dir), data_dir, run_config_ops={"trackingmore_extract": {"mode": args.mode}}
-    )
-    failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
+    results = sync(default_resources(data_dir), data_dir, args.mode)
+    failed_checks = [c for result in results for c in check_outcomes(result) if not c["passed"]]
     for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
-    failures = step_failures(result)
+    failures = [failure for result in results for failure in step_failures(result)]
     for step, _, message in failures:
         print(f"error in {step}: {message}", file=sys.stderr)
     if failures:

@@ -9,9 +9,10 @@ from typing import Any
 import dagster as dg
 
 from tm_pipeline import settings
+from tm_pipeline.accounts import Account
 from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.checks.quarantine import quarantine_check
-from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.models.assets import build_model_definitions, model_asset_key
 from tm_pipeline.publish.assets import build_publish_asset
@@ -28,23 +29,30 @@ API_LEDGER_CHECKS = build_ledger_checks(model_asset_key("stg_api_calls"))
 def default_resources(
     data_dir: Path | None = None, *, base_url: str | None = None, api_key: str | None = None, **api_settings: Any
 ) -> dict[str, Any]:
-    """Resources configured from the environment; the API key stays an EnvVar, resolved only at run time.
+    """Resources configured from the environment; the API keys stay EnvVars, resolved only at run time.
 
-    `base_url`, `api_key` and `api_settings` (fields of TrackingMoreResource) override the
-    environment, for the demo, the tests and the benchmarks.
+    One TrackingMore resource per configured account (`trackingmore` for the default account,
+    `trackingmore_<name>` for a named one). `base_url`, `api_key` and `api_settings` (fields of
+    TrackingMoreResource) override the environment of the default account, for the demo, the
+    tests and the benchmarks.
     """
     root = data_dir or settings.data_dir()
-    return {
-        "trackingmore": TrackingMoreResource(
-            base_url=base_url or settings.base_url(),
-            api_key=api_key or dg.EnvVar(settings.API_KEY_VAR),
+
+    def account_resource(account: Account) -> TrackingMoreResource:
+        overrides = api_settings if account.is_default else {}
+        return TrackingMoreResource(
+            base_url=(base_url if account.is_default and base_url else account.base_url),
+            api_key=(api_key if account.is_default and api_key else dg.EnvVar(account.key_var)),
             **{
-                "list_rate_per_s": settings.list_rate_per_s(),
+                "list_rate_per_s": account.list_rate_per_s,
                 "max_transient_retries": settings.max_transient_retries(),
                 "state_dir": str(root / "state"),
-                **api_settings,
+                **overrides,
             },
-        ),
+        )
+
+    return {
+        **{part.account.resource_key: account_resource(part.account) for part in ACCOUNT_EXTRACTS},
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
@@ -53,7 +61,8 @@ def default_resources(
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
-    return [trackingmore_extract, trackings_by_created_day, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
+    extractions = [asset for part in ACCOUNT_EXTRACTS for asset in (part.extract, part.backfill)]
+    return [*extractions, warehouse_raw_tables, *MODEL_ASSETS, PUBLISH_ASSET]
 
 
 def pipeline_checks() -> Sequence[dg.AssetChecksDefinition]:

@@ -49,12 +49,13 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 # Generic only for resource factories, like WarehouseResource above.
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where Parquet lands: `<data_dir>/lake`."""
+    """Where Parquet lands: `<data_dir>/lake`, and for a named account `<data_dir>/lake/account=<name>`."""
 
     root: str
 
-    def lake(self) -> Lake:
-        return Lake(Path(self.root))
+    def lake(self, account_prefix: str = "") -> Lake:
+        """The lake of one account; `account_prefix` is Account.lake_prefix ("" = the default account)."""
+        return Lake(Path(self.root) / account_prefix if account_prefix else Path(self.root))
 
 
 # Generic only for resource factories, like WarehouseResource above.

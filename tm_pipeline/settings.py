@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tm_pipeline.accounts import Account, default_account, read_accounts_file
 from tm_pipeline.api.errors import ConfigurationError
 
 API_KEY_VAR = "TRACKINGMORE_API_KEY"
@@ -16,6 +17,7 @@ DATA_DIR_VAR = "TM_DATA_DIR"
 LIST_RATE_VAR = "TRACKINGMORE_LIST_RATE_PER_S"
 MAX_RETRIES_VAR = "TRACKINGMORE_MAX_RETRIES"
 BACKFILL_START_VAR = "TM_BACKFILL_START"
+ACCOUNTS_FILE_VAR = "TM_ACCOUNTS_FILE"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
 PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
@@ -54,13 +56,27 @@ def backfill_start_date() -> str:
     return os.environ.get(BACKFILL_START_VAR, "2024-01-01")
 
 
-def api_pool() -> str:
-    """The Dagster concurrency pool of the configured API key: `trackingmore_api_<fingerprint>`.
+def accounts() -> list[Account]:
+    """The accounts to extract: those of `TM_ACCOUNTS_FILE`, else one named `default` with
+    `TRACKINGMORE_API_KEY` (see tm_pipeline/accounts.py)."""
+    path = os.environ.get(ACCOUNTS_FILE_VAR)
+    if path:
+        return read_accounts_file(Path(path), base_url(), list_rate_per_s())
+    return [default_account(API_KEY_VAR, base_url(), list_rate_per_s())]
+
+
+def missing_key_variables(configured: list[Account]) -> list[str]:
+    """The key variables of `configured` that are unset or empty: names only, never values."""
+    return [account.key_var for account in configured if not os.environ.get(account.key_var)]
+
+
+def api_pool(key_var: str = API_KEY_VAR) -> str:
+    """The Dagster concurrency pool of the API key in `key_var`: `trackingmore_api_<fingerprint>`.
 
     The 1 request/second belongs to the key, so every step that spends it runs in that key's pool
     (limit 1); deployments with several accounts get one pool each. Named by fingerprint, never by key.
     """
     from tm_pipeline.api.client import key_fingerprint
 
-    api_key = os.environ.get(API_KEY_VAR)
+    api_key = os.environ.get(key_var)
     return f"trackingmore_api_{key_fingerprint(api_key).removeprefix('key#')}" if api_key else "trackingmore_api"

@@ -2,6 +2,7 @@
 -- One row per tracking that has at least one checkpoint: the first time each milestone was seen,
 -- over both legs. "First" is the earliest courier-local time, not the position in the list.
 select
+    account,
     tracking_id,
     count(*) as checkpoints,
     min(checkpoint_at) as first_scan_at,
@@ -11,4 +12,4 @@ select
     min(checkpoint_at) filter (where checkpoint_status = 'exception') as first_exception_at,
     count(*) filter (where checkpoint_status = 'exception') > 0 as ever_exception
 from {{ ref('stg_checkpoints') }}
-group by tracking_id
+group by account, tracking_id

@@ -6,6 +6,7 @@
 -- created_at and the as-of time are UTC instants written as UTC wall times (docs/models.md).
 with checkpoints as (
     select
+        account,
         tracking_id,
         checkpoint_at,
         checkpoint_status,
@@ -20,12 +21,13 @@ shipments as (
         trackings.tracking_number,
         timezone('UTC', trackings.created_at) as created_at_utc
     from {{ ref('fct_shipments') }} as shipments
-    inner join {{ ref('stg_trackings') }} as trackings on trackings.tracking_id = shipments.tracking_id
+    inner join {{ ref('stg_trackings') }} as trackings
+        on trackings.account = shipments.account and trackings.tracking_id = shipments.tracking_id
 ),
 
 as_of as (
-    -- The data's own clock: the newest refresh TrackingMore reported, not the wall clock.
-    select timezone('UTC', max(updated_at)) as data_as_of from {{ ref('stg_trackings') }}
+    -- The data's own clock: the newest refresh TrackingMore reported, not the wall clock (per account).
+    select account, timezone('UTC', max(updated_at)) as data_as_of from {{ ref('stg_trackings') }} group by account
 ),
 
 promises as (
@@ -36,31 +38,35 @@ promises as (
 
 scan_times as (
     select
+        account,
         tracking_id,
         min(checkpoint_at) filter (where item_node = 'ItemReceived') as received_at,
         max(checkpoint_at) as last_checkpoint_at
     from checkpoints
-    group by tracking_id
+    group by account, tracking_id
 ),
 
 -- What happened between the first out-for-delivery and the delivered scan of delivered shipments.
 last_mile_events as (
     select
+        shipments.account,
         shipments.tracking_id,
         count(*) filter (where checkpoints.checkpoint_status = 'undelivered') > 0 as had_failed_attempt,
         count(*) filter (where checkpoints.substatus = 'pickup002') > 0 as had_pickup_point_notice,
         count(*) filter (where checkpoints.checkpoint_status = 'exception') > 0 as had_exception
     from shipments
     inner join checkpoints
-        on checkpoints.tracking_id = shipments.tracking_id
+        on checkpoints.account = shipments.account
+        and checkpoints.tracking_id = shipments.tracking_id
         and checkpoints.checkpoint_at >= shipments.first_out_for_delivery_at
         and checkpoints.checkpoint_at < shipments.delivered_at
     where shipments.status = 'delivered'
-    group by shipments.tracking_id
+    group by shipments.account, shipments.tracking_id
 ),
 
 journeys as (
     select
+        shipments.account,
         shipments.tracking_id,
         shipments.tracking_number,
         shipments.carrier_code,
@@ -83,9 +89,11 @@ journeys as (
         coalesce(exact_promise.business_days, any_destination_promise.business_days) as promised_business_days,
         as_of.data_as_of
     from shipments
-    cross join as_of
-    left join scan_times on scan_times.tracking_id = shipments.tracking_id
-    left join last_mile_events on last_mile_events.tracking_id = shipments.tracking_id
+    inner join as_of on as_of.account = shipments.account
+    left join scan_times
+        on scan_times.account = shipments.account and scan_times.tracking_id = shipments.tracking_id
+    left join last_mile_events
+        on last_mile_events.account = shipments.account and last_mile_events.tracking_id = shipments.tracking_id
     left join promises as exact_promise
         on exact_promise.carrier_code = shipments.carrier_code
         and exact_promise.destination_country = shipments.destination_country
@@ -126,6 +134,7 @@ journey_days as (
 )
 
 select
+    journeys.account,
     journeys.tracking_id,
     journeys.tracking_number,
     journeys.carrier_code,

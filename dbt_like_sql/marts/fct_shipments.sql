@@ -3,6 +3,7 @@
 -- shipments whose current status is delivered, so a later exception after a delivered scan
 -- does not produce a delivery time.
 select
+    trackings.account,
     trackings.tracking_id,
     trackings.carrier_code,
     trackings.status,
@@ -24,4 +25,5 @@ select
     trackings.created_at
 from {{ ref('stg_trackings') }} as trackings
 left join {{ ref('int_shipment_milestones') }} as milestones
-    on trackings.tracking_id = milestones.tracking_id
+    on trackings.account = milestones.account
+    and trackings.tracking_id = milestones.tracking_id

@@ -4,6 +4,7 @@
 -- from the seed table raw.status_codes, the same table the extractor acts on; its words are
 -- tm_pipeline/contracts/outcomes.py (a test reads this file and fails on any other word).
 select
+    calls.account,
     calls.run_id,
     calls.extraction_id,
     calls.window_key,

@@ -2,6 +2,7 @@
 -- One row per checkpoint. Couriers send local time without a zone, in two formats; we parse both
 -- and keep the wall-clock time as written (TIMESTAMP, no zone): there is nothing to convert from.
 select
+    account,
     tracking_id,
     leg,
     position,

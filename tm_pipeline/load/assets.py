@@ -14,11 +14,12 @@ import dagster as dg
 from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
-from tm_pipeline.landing.integrity import LakeAudit, LakeProblem, audit_lake
+from tm_pipeline.landing.integrity import LakeAudit, LakeProblem
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.accounts import AccountLake, audit_account_lakes, merged_audit
 from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
@@ -38,8 +39,13 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 # Eager, except that days never backfilled do not count as missing: almost every created-day
 # partition is, by design, and `eager()` waits for all of a dependency's partitions. A day that
 # is backfilled still counts as an update and triggers the load.
+# Every configured account's lake feeds the one load.
+LAKE_TRACKINGS_KEYS = [key for part in ACCOUNT_EXTRACTS for key in (part.trackings_key, part.backfill_key)]
+LAKE_API_CALLS_KEYS = [key for part in ACCOUNT_EXTRACTS for key in (part.api_calls_key, part.backfill_key)]
+LAKE_BACKFILL_KEYS = [part.backfill_key for part in ACCOUNT_EXTRACTS]
 FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
-    "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL))
+    "any_deps_missing",
+    dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*LAKE_BACKFILL_KEYS)),
 )
 
 LAKE_CHECK = "lake_matches_manifests"
@@ -59,7 +65,7 @@ LEDGER_ADVICE = (
     specs=[
         dg.AssetSpec(
             RAW_TRACKINGS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=LAKE_TRACKINGS_KEYS,
             description="One row per tracking (the latest state wins), typed columns; the original JSON is "
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
@@ -68,7 +74,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_CHECKPOINTS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=LAKE_TRACKINGS_KEYS,
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(CHECKPOINTS_SCHEMA)},
@@ -76,7 +82,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_API_CALLS,
-            deps=[LAKE_API_CALLS, LAKE_BACKFILL],
+            deps=LAKE_API_CALLS_KEYS,
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
@@ -91,7 +97,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_QUARANTINE,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL],
+            deps=LAKE_TRACKINGS_KEYS,
             description="List items that could not be typed (no id, wrong types, not an object, lone surrogates): "
             "where they came from, why, and their original bytes.",
             kinds={"duckdb"},
@@ -115,13 +121,17 @@ LEDGER_ADVICE = (
 def warehouse_raw_tables(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-    store = lake.lake()
-    audit = audit_lake(store)
+    store = lake.lake()  # the top of the lake: every account's files are named relative to it
+    accounts = audit_account_lakes(
+        [(part.account.name, part.account.lake_prefix, lake.lake(part.account.lake_prefix))
+         for part in ACCOUNT_EXTRACTS]
+    )
+    audit = merged_audit(accounts)
     for problem in audit.problems:
         context.log.error(f"lake file not as committed: {store.root / problem.file}: {problem.kind} ({problem.detail})")
     if audit.strays:
         context.log.warning(f"{len(audit.strays)} lake files are in no manifest and were not loaded: {audit.strays}")
-    summary = _load(context, store, audit, warehouse.build_file)
+    summary = _load(context, store, accounts, warehouse.build_file)
     yield dg.MaterializeResult(
         asset_key=RAW_TRACKINGS,
         metadata={
@@ -139,10 +149,12 @@ def warehouse_raw_tables(
     yield from _integrity_results(store, audit)
 
 
-def _load(context: dg.AssetExecutionContext, store: Lake, audit: LakeAudit, build_file: Path) -> LoadSummary:
+def _load(
+    context: dg.AssetExecutionContext, store: Lake, accounts: list[AccountLake], build_file: Path
+) -> LoadSummary:
     """Load the verified files; a build file found corrupt is moved aside and built anew once."""
     return build_rebuilding_if_corrupt(
-        build_file, lambda connection: load_raw_tables(connection, store, audit), context.log
+        build_file, lambda connection: load_raw_tables(connection, store, accounts=accounts), context.log
     )
 
 

@@ -14,13 +14,14 @@ glob of whatever happens to be in the folders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from tm_pipeline.accounts import DEFAULT_ACCOUNT
 from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.contracts.fields import described
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
@@ -28,13 +29,15 @@ from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.accounts import AccountLake, account_rows_source, merged_audit, with_account
 
-# raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
-RAW_TRACKINGS_SCHEMA = TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json"))
+# raw.trackings: the account, then the landed columns but the JSON, which stays in the lake (raw.tracking_json).
+RAW_TRACKINGS_SCHEMA = with_account(TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json")))
 
 # The shape of raw.checkpoints, produced by _CHECKPOINTS_SQL below.
 CHECKPOINTS_SCHEMA = pa.schema(
     [
+        described("account", pa.string(), "The TrackingMore account (configured name) of the tracking."),
         described("tracking_id", pa.string(), "The tracking the scan event belongs to."),
         described("leg", pa.string(), "'origin' (origin_info) or 'destination' (destination_info)."),
         described("position", pa.int32(), "Index in trackinfo as sent; 0 is the first, which the API orders newest."),
@@ -72,49 +75,52 @@ _LEGS_TYPE = (
 _TRACKINGS_SQL = """
 CREATE OR REPLACE TABLE raw.trackings AS
 WITH winners AS (
-    SELECT tracking_id, extraction_id, page FROM {source}
+    SELECT account, tracking_id, extraction_id, page FROM {source}
     QUALIFY row_number() OVER (
-        PARTITION BY tracking_id ORDER BY updated_at DESC NULLS LAST, fetched_at DESC, page DESC
+        PARTITION BY account, tracking_id ORDER BY updated_at DESC NULLS LAST, fetched_at DESC, page DESC
     ) = 1
 )
 SELECT landed.* EXCLUDE (raw_json) FROM {source} AS landed
 SEMI JOIN winners
-    ON landed.tracking_id = winners.tracking_id
+    ON landed.account = winners.account
+    AND landed.tracking_id = winners.tracking_id
     AND landed.extraction_id = winners.extraction_id
     AND landed.page = winners.page
 """
 
-_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
+_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS tracking_id," \
+    " NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
 _CANONICAL_PAGE_ROWS = """(
-    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true)
+    SELECT {account} AS account, * FROM read_parquet('{glob}', union_by_name = true, filename = true)
     WHERE filename LIKE '%/extraction=' || extraction_id || '/page-' || lpad(page::VARCHAR, 6, '0') || '.parquet'
 )"""
 
 # The latest JSON of every tracking, read from the lake where it is stored.
 _TRACKING_JSON_SQL = """
-SELECT landed.tracking_id, landed.raw_json FROM {source} AS landed
+SELECT landed.account, landed.tracking_id, landed.raw_json FROM {source} AS landed
 SEMI JOIN raw.trackings AS kept
-    ON landed.tracking_id = kept.tracking_id AND landed.extraction_id = kept.extraction_id AND landed.page = kept.page
+    ON landed.account = kept.account AND landed.tracking_id = kept.tracking_id
+    AND landed.extraction_id = kept.extraction_id AND landed.page = kept.page
 """
 
 # Each item's JSON is parsed once for both legs; absent or null legs simply yield no rows.
 _CHECKPOINTS_SQL = f"""
 CREATE OR REPLACE TABLE raw.checkpoints AS
 WITH parsed AS (
-    SELECT tracking_id, json_transform(raw_json, '{_LEGS_TYPE}') AS legs FROM ({_TRACKING_JSON_SQL})
+    SELECT account, tracking_id, json_transform(raw_json, '{_LEGS_TYPE}') AS legs FROM ({_TRACKING_JSON_SQL})
 ), by_leg AS (
-    SELECT tracking_id, 'origin' AS leg, legs.origin_info.trackinfo AS trackinfo FROM parsed
+    SELECT account, tracking_id, 'origin' AS leg, legs.origin_info.trackinfo AS trackinfo FROM parsed
     UNION ALL
-    SELECT tracking_id, 'destination' AS leg, legs.destination_info.trackinfo AS trackinfo FROM parsed
+    SELECT account, tracking_id, 'destination' AS leg, legs.destination_info.trackinfo AS trackinfo FROM parsed
 ), checkpoints AS (
-    SELECT tracking_id, leg,
+    SELECT account, tracking_id, leg,
            (generate_subscripts(trackinfo, 1) - 1)::INTEGER AS position,
            unnest(trackinfo) AS checkpoint
     FROM by_leg
 )
-SELECT tracking_id, leg, position,
+SELECT account, tracking_id, leg, position,
        checkpoint."Date" AS checkpoint_date,
        checkpoint.checkpoint_status AS checkpoint_status,
        checkpoint.substatus AS substatus,
@@ -155,22 +161,26 @@ class LoadSummary:
         return self.rows_landed - self.trackings
 
 
-def _source(connection: duckdb.DuckDBPyConnection, files: Sequence[Path], schema: pa.Schema, name: str) -> str:
-    """A FROM-clause for exactly these lake files, or for an empty table of the right shape when there are none."""
-    if files:
-        quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-        return f"read_parquet([{quoted}], union_by_name = true)"
-    connection.register(name, schema.empty_table())
-    return name
-
-
-def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: LakeAudit | None = None) -> LoadSummary:
-    """Rebuild `raw.*` from the verified files of `audit` (audited now when not given)."""
-    audit = audit if audit is not None else audit_lake(lake)
+def load_raw_tables(
+    connection: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    audit: LakeAudit | None = None,
+    accounts: Sequence[AccountLake] | None = None,
+) -> LoadSummary:
+    """Rebuild `raw.*` from the verified files of `audit` (audited now when not given), or of every
+    account's lake in `accounts` (then `lake` and `audit` are not read); rows carry their account."""
+    if accounts is None:
+        accounts = [AccountLake(DEFAULT_ACCOUNT, lake, audit if audit is not None else audit_lake(lake))]
+    audit = merged_audit(accounts)
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    trackings_source = _source(connection, audit.trackings_files, TRACKINGS_SCHEMA, "empty_trackings")
-    calls_source = _source(connection, audit.api_calls_files, LEDGER_SCHEMA, "empty_api_calls")
-    quarantine_source = _source(connection, audit.quarantine_files, QUARANTINE_SCHEMA, "empty_quarantine")
+
+    def source(files_of: Callable[[LakeAudit], list[Path]], schema: pa.Schema, empty_name: str) -> str:
+        files_by_account = [(part.account, files_of(part.audit)) for part in accounts]
+        return account_rows_source(connection, files_by_account, schema, empty_name)
+
+    trackings_source = source(lambda a: a.trackings_files, TRACKINGS_SCHEMA, "empty_trackings")
+    calls_source = source(lambda a: a.api_calls_files, LEDGER_SCHEMA, "empty_api_calls")
+    quarantine_source = source(lambda a: a.quarantine_files, QUARANTINE_SCHEMA, "empty_quarantine")
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
@@ -181,16 +191,21 @@ def load_raw_tables(connection: duckdb.DuckDBPyConnection, lake: Lake, audit: La
     # next load, and a view naming them would fail until then. Rows count only from the file at
     # their page's own path (a stray copy elsewhere never doubles a tracking), and the semi join
     # on raw.trackings keeps only the rows that won in verified files.
-    json_source = _NO_TRACKINGS
-    if audit.trackings_files:
-        json_source = _CANONICAL_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''"))
+    json_sources = [
+        _CANONICAL_PAGE_ROWS.replace("{glob}", part.lake.trackings_glob.replace("'", "''")).replace(
+            "{account}", "'" + part.account.replace("'", "''") + "'"
+        )
+        for part in accounts
+        if part.audit.trackings_files
+    ]
+    json_source = "(" + " UNION ALL BY NAME ".join(json_sources) + ")" if json_sources else _NO_TRACKINGS
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {_TRACKING_JSON_SQL.replace('{source}', json_source)}")
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
     # Every item ever quarantined, with its original bytes: the lake is history, the check judges the latest run.
     connection.execute(
         f"CREATE OR REPLACE TABLE raw.quarantine AS SELECT * FROM {quarantine_source} "
-        "ORDER BY extraction_id, page, position"
+        "ORDER BY account, extraction_id, page, position"
     )
     connection.execute("COMMIT")
     (rows_landed,) = connection.execute(f"SELECT count(*) FROM {trackings_source}").fetchall()[0]

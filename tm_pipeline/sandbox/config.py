@@ -28,6 +28,9 @@ class SandboxConfig:
     plus this delay on a new connection. `close_connection_rate` is the share of v2 replies after
     which the server closes the connection (`Connection: close`, drawn from `close_connection_seed`),
     so a client keeps paying for new connections. `strict()` combines them.
+    `separate_accounts=True` makes every key of `api_keys` its own TrackingMore account: its own
+    shipments (seeded from `seed` plus the key's position), list results and ground truth; rate
+    limits and 429 counts are per key either way. Keys added later share the first key's account.
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
     `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
@@ -39,6 +42,7 @@ class SandboxConfig:
     seed: int = 42
     api_keys: tuple[str, ...] = ("sandbox-key",)
     deleted_api_keys: tuple[str, ...] = ()
+    separate_accounts: bool = False
     list_rate_per_s: float | None = 1.0
     rate_tolerance_s: float = 0.02
     rate_penalty_s: float = 0.0
