@@ -15,7 +15,6 @@ from tm_pipeline.api.status_codes import SEED_TABLE
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
-from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem
 from tm_pipeline.landing.lake import Lake
@@ -23,6 +22,7 @@ from tm_pipeline.load.accounts import AccountLake, audit_account_lakes, merged_a
 from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
+    RAW_API_CALLS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
     STATUS_CODES_SCHEMA,
     LoadSummary,
@@ -85,7 +85,7 @@ LEDGER_ADVICE = (
             deps=LAKE_API_CALLS_KEYS,
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
-            metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
+            metadata={"dagster/column_schema": column_schema(RAW_API_CALLS_SCHEMA)},
             automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(

@@ -34,6 +34,9 @@ from tm_pipeline.load.accounts import AccountLake, account_rows_source, merged_a
 # raw.trackings: the account, then the landed columns but the JSON, which stays in the lake (raw.tracking_json).
 RAW_TRACKINGS_SCHEMA = with_account(TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json")))
 
+# raw.api_calls: the account, then the ledger's columns.
+RAW_API_CALLS_SCHEMA = with_account(LEDGER_SCHEMA)
+
 # The shape of raw.checkpoints, produced by _CHECKPOINTS_SQL below.
 CHECKPOINTS_SCHEMA = pa.schema(
     [
