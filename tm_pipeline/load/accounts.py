@@ -52,10 +52,13 @@ def account_rows_source(
     empty_name: str,
 ) -> str:
     """A FROM-clause of exactly these files with an `account` column first, or an empty table of
-    the right shape (account included) when no account has any file."""
+    the right shape (account included) when no account has any file.
+
+    Hive partitioning is off: DuckDB would otherwise turn the `account=<name>` folder (and
+    `window=`, `extraction=`) into columns of its own, clashing with the account column."""
     selects = [
         f"(SELECT {_sql_text(account)} AS account, * FROM read_parquet([{', '.join(_sql_text(str(p)) for p in files)}],"
-        " union_by_name = true))"
+        " union_by_name = true, hive_partitioning = false))"
         for account, files in files_by_account
         if files
     ]

@@ -96,7 +96,8 @@ _NO_TRACKINGS = "(SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS tracking_id,
     "NULL::VARCHAR AS raw_json WHERE false)"
 
 _CANONICAL_PAGE_ROWS = """(
-    SELECT {account} AS account, * FROM read_parquet('{glob}', union_by_name = true, filename = true)
+    SELECT {account} AS account, *
+    FROM read_parquet('{glob}', union_by_name = true, filename = true, hive_partitioning = false)
     WHERE filename LIKE '%/extraction=' || extraction_id || '/page-' || lpad(page::VARCHAR, 6, '0') || '.parquet'
 )"""
 
