@@ -301,7 +301,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
                                       "(default: all)")
-    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--pages", type=int, default=30,
+                       help="pages for the pacing benchmark, and per account for the accounts one (1 s each)")
     bench.add_argument("--soak-runs", type=int, default=100,
                        help="short paced runs against the strict sandbox in the soak (~2.5 s each)")
     bench.add_argument("--throughput-trackings", type=int, default=200_000,

@@ -22,7 +22,7 @@ from tm_pipeline.bench.soak import bench_soak
 from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
-SECTIONS = ("pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled")
+SECTIONS = ("pacing", "accounts", "soak", "throughput", "correctness", "memory", "models", "scheduled")
 
 
 def _worker(base_url: str, data_dir: Path, rate: float = 0.0, load: bool = False) -> dict[str, Any]:
@@ -137,6 +137,10 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
     results: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     if "pacing" in sections:
         results["pacing"] = bench_pacing(pages, log)
+    if "accounts" in sections:
+        from tm_pipeline.bench.accounts import bench_accounts
+
+        results["accounts"] = bench_accounts(pages, log)
     if "soak" in sections:
         results["soak"] = bench_soak(soak_runs, log)
     if "throughput" in sections:
