@@ -108,7 +108,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
               file=sys.stderr)
         return EXIT_USAGE
-    summary = build_report(database_path, Path(args.out).resolve() if args.out else data_dir / "report.html")
+    try:
+        summary = build_report(
+            database_path, Path(args.out).resolve() if args.out else data_dir / "report.html", args.account
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(summary.path)
     return EXIT_OK
 
@@ -293,6 +299,7 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     _add_data_dir(report, "where warehouse.duckdb is")
     report.add_argument("--out", help="HTML file to write (default: <data-dir>/report.html)")
+    report.add_argument("--account", help="the account to report on (required when the warehouse holds several)")
     report.set_defaults(handler=_report)
 
     bench = _add_command(

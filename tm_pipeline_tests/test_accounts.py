@@ -22,6 +22,9 @@ from tm_pipeline.accounts import DEFAULT_ACCOUNT, Account, parse_accounts
 from tm_pipeline.api.errors import ConfigurationError
 from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_parameters
 from tm_pipeline.cli import main
+from tm_pipeline.report import build_report
+from tm_pipeline.report.accounts import narrow_to_account
+from tm_pipeline.report.queries import read_report_data
 from tm_pipeline.runs import instance_for
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.ratelimit import key_fingerprint
@@ -160,6 +163,28 @@ def test_each_accounts_marts_equal_its_own_truth(
             truth = sandbox.expected_metrics(**parameters, api_key=key)
             for mart in MART_GROUPS:
                 assert mart_mismatches(connection, mart, truth[mart], account=name) == []
+
+
+def test_the_report_shows_one_account_at_a_time(
+    two_account_sync: tuple[SandboxServer, Path, subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    """Carriers and weeks of two accounts do not add up row by row, so a report is of one account."""
+    sandbox, data_dir, completed = two_account_sync
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    database = data_dir / "warehouse.duckdb"
+    with pytest.raises(ValueError, match="brand_a, brand_b"):
+        build_report(database, tmp_path / "all.html")
+    summary = build_report(database, tmp_path / "brand_a.html", account="brand_a")
+    assert "account brand_a" in summary.path.read_text(encoding="utf-8")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        narrow_to_account(connection, "brand_b")
+        data = read_report_data(connection)
+    truth = sandbox.expected_metrics(**truth_parameters(SQL_DIR), api_key=ACCOUNT_KEYS["brand_b"])
+    assert data.headline is not None
+    assert data.headline.shipments == len(sandbox.truth_trackings(api_key=ACCOUNT_KEYS["brand_b"]))
+    assert [row.week_start.isoformat() for row in data.delivery_by_week] == sorted(
+        str(row["week_start"]) for row in truth["delivery_time_by_week"]
+    )
 
 
 def _step_intervals(data_dir: Path) -> dict[str, tuple[float, float]]:
