@@ -9,6 +9,7 @@ from its own ledger (when each request was sent); the 429s are counted by the se
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,10 +66,14 @@ def bench_accounts(pages: int, log: Callable[[str], None], accounts: tuple[str, 
     for account, starts in times.items():
         achieved = (len(starts) - 1) / (starts[-1] - starts[0])
         steady = (len(starts) - 2) / (starts[-1] - starts[1])  # from the 2nd: the 1st opened the connection
+        gaps_s = [later - earlier for earlier, later in zip(starts[1:-1], starts[2:], strict=True)]
         per_account[account] = {
             "requests": len(starts),
             "efficiency": achieved / 1.0,
             "steady_state_efficiency": steady / 1.0,
+            # Where the time went: the typical spacing, and the longest (a late wake-up on a busy machine).
+            "median_gap_s": statistics.median(gaps_s),
+            "max_gap_s": max(gaps_s),
             "served_429": refused.get(key_fingerprint(_key(account)), 0),
             "min_arrival_gap_s_seen_by_sandbox": gaps.get(key_fingerprint(_key(account))),
         }
