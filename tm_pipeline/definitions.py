@@ -51,8 +51,13 @@ def default_resources(
             },
         )
 
+    # Addresses and rates as the environment says now (the assets were built at import).
+    configured_now = {account.name: account for account in settings.accounts()}
     return {
-        **{part.account.resource_key: account_resource(part.account) for part in ACCOUNT_EXTRACTS},
+        **{
+            part.account.resource_key: account_resource(configured_now.get(part.account.name, part.account))
+            for part in ACCOUNT_EXTRACTS
+        },
         "lake": LakeResource(root=str(root / "lake")),
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb")
