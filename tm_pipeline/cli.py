@@ -15,6 +15,7 @@ from tm_pipeline.api.errors import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
     EXIT_RETRY_LATER,
+    ConfigurationError,
     PipelineError,
     exit_code_by_class_name,
 )
@@ -49,13 +50,22 @@ def _sync(args: argparse.Namespace) -> int:
     import os
 
     from tm_pipeline.definitions import default_resources
-    from tm_pipeline.runs import check_outcomes, materialize_all, step_failures
+    from tm_pipeline.runs import check_outcomes, step_failures, sync
 
-    if not os.environ.get(settings.API_KEY_VAR):
-        print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
+    try:
+        accounts = settings.accounts()
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    missing = settings.missing_key_variables(accounts)
+    if missing:
+        whose = "" if accounts[0].is_default and len(accounts) == 1 else " of the accounts in " + os.environ.get(
+            settings.ACCOUNTS_FILE_VAR, ""
+        )
+        print(f"error: {', '.join(missing)} is not set{whose}; export the TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    run_config_ops: dict[str, Any] = {"trackingmore_extract": {"mode": args.mode}}
+    run_config_ops: dict[str, Any] = {}
     if args.full_load:
         run_config_ops["warehouse_raw_tables"] = {"full_load": True}
     if args.full_refresh:
@@ -63,11 +73,11 @@ def _sync(args: argparse.Namespace) -> int:
         from tm_pipeline.models.assets import full_refresh_run_config
 
         run_config_ops.update(full_refresh_run_config(MODEL_ASSETS))
-    result = materialize_all(default_resources(data_dir), data_dir, run_config_ops=run_config_ops)
-    failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
+    results = sync(default_resources(data_dir), data_dir, args.mode, run_config_ops)
+    failed_checks = [c for result in results for c in check_outcomes(result) if not c["passed"]]
     for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
-    failures = step_failures(result)
+    failures = [failure for result in results for failure in step_failures(result)]
     for step, _, message in failures:
         print(f"error in {step}: {message}", file=sys.stderr)
     if failures:
@@ -110,7 +120,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
               file=sys.stderr)
         return EXIT_USAGE
-    summary = build_report(database_path, Path(args.out).resolve() if args.out else data_dir / "report.html")
+    try:
+        summary = build_report(
+            database_path, Path(args.out).resolve() if args.out else data_dir / "report.html", args.account
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(summary.path)
     return EXIT_OK
 
@@ -339,6 +355,7 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     _add_data_dir(report, "where warehouse.duckdb is")
     report.add_argument("--out", help="HTML file to write (default: <data-dir>/report.html)")
+    report.add_argument("--account", help="the account to report on (required when the warehouse holds several)")
     report.set_defaults(handler=_report)
 
     bench = _add_command(
@@ -348,7 +365,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
                                       "(default: all but incremental_10m, which takes long)")
-    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--pages", type=int, default=30,
+                       help="pages for the pacing benchmark, and per account for the accounts one (1 s each)")
     bench.add_argument("--soak-runs", type=int, default=100,
                        help="short paced runs against the strict sandbox in the soak (~2.5 s each)")
     bench.add_argument("--throughput-trackings", type=int, default=200_000,
