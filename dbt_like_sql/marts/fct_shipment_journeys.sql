@@ -161,3 +161,8 @@ select
     -- between loads without being rebuilt
     case when journeys.is_active then journeys.data_as_of end as data_as_of
 from journey_days as journeys
+{% if is_incremental() %}
+-- The merged rows in one order, whichever engine builds them (the runner or dbt-duckdb): sums of
+-- doubles over this table (the marts' averages) then add in the same order and agree to the bit.
+order by journeys.account, journeys.tracking_id
+{% endif %}
