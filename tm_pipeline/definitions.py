@@ -12,7 +12,7 @@ from tm_pipeline import settings
 from tm_pipeline.accounts import Account
 from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.checks.quarantine import quarantine_check
-from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, HAS_DEFAULT_ACCOUNT
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.load.registration_assets import raw_registrations
 from tm_pipeline.maintenance.assets import compaction_daily, compaction_job, lake_compaction
@@ -88,9 +88,11 @@ def default_resources(
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
     extractions = [asset for part in ACCOUNT_EXTRACTS for asset in (part.extract, part.backfill)]
+    # Registrations belong to the default account (its key creates them): without one, there are none.
+    registrations = [shipments_registration, raw_registrations] if HAS_DEFAULT_ACCOUNT else []
     return [
-        shipments_registration, *extractions, lake_pushes, warehouse_raw_tables,
-        raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET, lake_compaction,
+        *registrations[:1], *extractions, lake_pushes, warehouse_raw_tables,
+        *registrations[1:], *MODEL_ASSETS, PUBLISH_ASSET, lake_compaction,
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import dagster as dg
 
 from tm_pipeline import settings
-from tm_pipeline.accounts import Account, default_account
+from tm_pipeline.accounts import DEFAULT_ACCOUNT, Account, default_account
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
@@ -237,3 +237,11 @@ trackingmore_extract = DEFAULT_EXTRACT.extract
 trackings_by_created_day = DEFAULT_EXTRACT.backfill
 # The accounts this process is configured with (TM_ACCOUNTS_FILE, else the default account).
 ACCOUNT_EXTRACTS = build_account_extracts(settings.accounts())
+# Whether the default account is configured: registrations use its key (and land in its lake).
+HAS_DEFAULT_ACCOUNT = any(part.account.is_default for part in ACCOUNT_EXTRACTS)
+# Every lake the load and the compaction read, as (account, lake prefix): each account's, and the
+# default account's (the top folder) even when the accounts file names no `default` account,
+# because webhook pushes land there whatever the accounts (docs/operations.md, Several accounts).
+ACCOUNT_LAKES = [(part.account.name, part.account.lake_prefix) for part in ACCOUNT_EXTRACTS] + (
+    [] if HAS_DEFAULT_ACCOUNT else [(DEFAULT_ACCOUNT, "")]
+)

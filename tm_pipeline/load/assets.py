@@ -15,7 +15,7 @@ import dagster as dg
 
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, ACCOUNT_LAKES
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem
 from tm_pipeline.landing.lake import Lake
@@ -132,10 +132,9 @@ def warehouse_raw_tables(
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
     # Each account's lake as DuckDB reads it (a remote lake: its verified local mirror).
     lakes, remote_strays = [], []
-    for part in ACCOUNT_EXTRACTS:
-        prefix = part.account.lake_prefix
+    for account, prefix in ACCOUNT_LAKES:
         store, strays = lake.lake_for_load(context.log.info, prefix)
-        lakes.append((part.account.name, prefix, store))
+        lakes.append((account, prefix, store))
         remote_strays += [f"{prefix}/{stray}" if prefix else stray for stray in strays]
     # Files are named where they live (s3://... for a remote lake), not in the mirror, and relative
     # to the top lake (`account=<name>/...` for a named account).

@@ -4,8 +4,9 @@ It runs in the warehouse pool: it deletes the files of extractions an earlier ru
 load must never be reading them then. It never takes the API pool, so it may run while a sync
 extracts (only complete extractions are compacted, never the running one).
 
-Each configured account's lake (`lake/` for the default account, `lake/account=<name>/` for a named
-one) is compacted on its own, against its own manifests, one after the other in the same run.
+Each account's lake (`lake/` for the default account, where webhook pushes land too, and
+`lake/account=<name>/` for a named one) is compacted on its own, against its own manifests, one
+after the other in the same run.
 """
 
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, ACCOUNT_LAKES
 from tm_pipeline.landing.compaction import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, MIN_EXTRACTIONS, compact_lake
 from tm_pipeline.resources import LakeResource
 
@@ -45,10 +46,10 @@ def lake_compaction(
     totals: dict[str, float] = {}
     compactions: list[str] = []
     skipped = 0
-    for part in ACCOUNT_EXTRACTS:
-        whose = f"account {part.account.name}"
+    for account, prefix in ACCOUNT_LAKES:
+        whose = f"account {account}"
         summary = compact_lake(
-            lake.lake(part.account.lake_prefix), part_rows=config.part_rows, part_bytes=config.part_bytes,
+            lake.lake(prefix), part_rows=config.part_rows, part_bytes=config.part_bytes,
             min_extractions=config.min_extractions, progress=_progress_of(context, whose),
         )
         if summary.uncommitted_parts_removed:
@@ -58,7 +59,6 @@ def lake_compaction(
         for extraction_id, why in sorted(summary.skipped.items()):
             context.log.info(f"{whose}: extraction {extraction_id} not compacted: {why}")
         skipped += len(summary.skipped)
-        prefix = part.account.lake_prefix
         compactions += [f"{prefix}/{c}" if prefix else c for c in summary.compactions]
         for name, value in (
             ("extractions_compacted", summary.extractions_compacted),
@@ -72,7 +72,7 @@ def lake_compaction(
             "compactions": compactions,
             **{name: (round(value, 2) if name == "elapsed_s" else int(value)) for name, value in totals.items()},
             "extractions_skipped": skipped,
-            "accounts": len(ACCOUNT_EXTRACTS),
+            "accounts": len(ACCOUNT_LAKES),
         }
     )
 
