@@ -9,9 +9,12 @@ Each account's lake (`lake/` for the default account, where webhook pushes land 
 after the other in the same run.
 """
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import dagster as dg
+from dagster import DagsterLogManager
 
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, ACCOUNT_LAKES
@@ -19,6 +22,7 @@ from tm_pipeline.landing.compaction import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tm_pipeline.resources import LakeResource
 
 LAKE_COMPACTION = dg.AssetKey(["lake", "compaction"])
+Log = logging.Logger | DagsterLogManager  # a run's log, or a plain logger (tests, tools)
 
 
 class CompactionConfig(dg.Config):
@@ -43,21 +47,28 @@ class CompactionConfig(dg.Config):
 def lake_compaction(
     context: dg.AssetExecutionContext, config: CompactionConfig, lake: LakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    return dg.MaterializeResult(metadata=compact_account_lakes(lake, ACCOUNT_LAKES, config, context.log))
+
+
+def compact_account_lakes(
+    lake: LakeResource, account_lakes: Sequence[tuple[str, str]], config: CompactionConfig, log: Log
+) -> dict[str, Any]:
+    """Compact each (account, lake prefix) lake against its own manifests; the run's metadata, summed."""
     totals: dict[str, float] = {}
     compactions: list[str] = []
     skipped = 0
-    for account, prefix in ACCOUNT_LAKES:
+    for account, prefix in account_lakes:
         whose = f"account {account}"
         summary = compact_lake(
             lake.lake(prefix), part_rows=config.part_rows, part_bytes=config.part_bytes,
-            min_extractions=config.min_extractions, progress=_progress_of(context, whose),
+            min_extractions=config.min_extractions, progress=_progress_of(log, whose),
         )
         if summary.uncommitted_parts_removed:
-            context.log.warning(
+            log.warning(
                 f"{whose}: removed parts a killed compaction left uncommitted: {summary.uncommitted_parts_removed}"
             )
         for extraction_id, why in sorted(summary.skipped.items()):
-            context.log.info(f"{whose}: extraction {extraction_id} not compacted: {why}")
+            log.info(f"{whose}: extraction {extraction_id} not compacted: {why}")
         skipped += len(summary.skipped)
         compactions += [f"{prefix}/{c}" if prefix else c for c in summary.compactions]
         for name, value in (
@@ -67,18 +78,16 @@ def lake_compaction(
             ("elapsed_s", summary.elapsed_s),
         ):
             totals[name] = totals.get(name, 0) + value
-    return dg.MaterializeResult(
-        metadata={
-            "compactions": compactions,
-            **{name: (round(value, 2) if name == "elapsed_s" else int(value)) for name, value in totals.items()},
-            "extractions_skipped": skipped,
-            "accounts": len(ACCOUNT_LAKES),
-        }
-    )
+    return {
+        "compactions": compactions,
+        **{name: (round(value, 2) if name == "elapsed_s" else int(value)) for name, value in totals.items()},
+        "extractions_skipped": skipped,
+        "accounts": len(account_lakes),
+    }
 
 
-def _progress_of(context: dg.AssetExecutionContext, whose: str) -> Callable[[str], None]:
-    return lambda line: context.log.info(f"{whose}: {line}")
+def _progress_of(log: Log, whose: str) -> Callable[[str], None]:
+    return lambda line: log.info(f"{whose}: {line}")
 
 
 compaction_job = dg.define_asset_job(
