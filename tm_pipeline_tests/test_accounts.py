@@ -100,14 +100,16 @@ ACCOUNT_KEYS = {"brand_a": "brand-a-key", "brand_b": "brand-b-key"}
 def two_account_sync(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SandboxServer, Path, subprocess.CompletedProcess]]:
-    """One `tm-pipeline sync` of two accounts (2,500 trackings each: two pages, so two paced requests each)."""
+    """One `tm-pipeline sync` of two accounts (2,500 trackings each): brand_a speaks v2 (two 2,000-row
+    pages at 1/s), brand_b v4 (its base_url ends in /v4: 100-row pages at 10/s), each its own account."""
     root = tmp_path_factory.mktemp("accounts")
     config = SandboxConfig(trackings=2500, seed=11, api_keys=tuple(ACCOUNT_KEYS.values()), separate_accounts=True)
     with SandboxServer(config).running() as sandbox:
         accounts_file = root / "accounts.toml"
+        base_urls = {"brand_a": sandbox.base_url, "brand_b": sandbox.base_url_v4}
         accounts_file.write_text(
             "".join(
-                f'[accounts.{name}]\nkey_var = "TM_TEST_KEY_{name.upper()}"\nbase_url = "{sandbox.base_url}"\n'
+                f'[accounts.{name}]\nkey_var = "TM_TEST_KEY_{name.upper()}"\nbase_url = "{base_urls[name]}"\n'
                 for name in ACCOUNT_KEYS
             )
         )
@@ -146,6 +148,13 @@ def test_two_accounts_sync_in_parallel_each_at_its_own_limit_into_its_own_lake(
     assert first_start < second_end and second_start < first_end
     for secret in ACCOUNT_KEYS.values():
         assert secret not in completed.stdout + completed.stderr
+    # Each account spoke the version its base_url names: its ledger says so.
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as connection:
+        versions = dict(
+            connection.execute("SELECT account, string_agg(DISTINCT api_version) FROM raw.api_calls GROUP BY ALL")
+            .fetchall()
+        )
+    assert versions == {"brand_a": "v2", "brand_b": "v4"}
 
 
 def test_each_accounts_marts_equal_its_own_truth(
