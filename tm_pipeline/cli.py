@@ -169,41 +169,62 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _lake(args: argparse.Namespace) -> int:
+    """Verify, compact or accept losses in every account's lake (the default account's `lake/`, a
+    named account's `lake/account=<name>/`); files are named relative to the top lake, as the
+    load's checks name them."""
     from tm_pipeline.landing.compaction import compact_lake
     from tm_pipeline.landing.integrity import audit_lake
-    from tm_pipeline.landing.lake import open_lake
+    from tm_pipeline.landing.lake import Lake, open_lake
     from tm_pipeline.landing.losses import accept_loss
 
+    top_uri = settings.lake_uri(Path(args.data_dir).resolve())
     try:
-        lake = open_lake(settings.lake_uri(Path(args.data_dir).resolve()), settings.s3_endpoint_url())
-    except ValueError as error:
-        print(f"error: {error} ({settings.LAKE_URI_VAR}, {settings.S3_ENDPOINT_VAR})", file=sys.stderr)
+        accounts = settings.accounts()
+        prefixes = [account.lake_prefix for account in accounts]
+        if not any(account.is_default for account in accounts):
+            prefixes.insert(0, "")  # pushes land in the default account's lake whatever the accounts
+        lakes: dict[str, Lake] = {
+            prefix: open_lake(f"{top_uri.rstrip('/')}/{prefix}" if prefix else top_uri, settings.s3_endpoint_url())
+            for prefix in prefixes
+        }
+    except ValueError as error:  # ConfigurationError included
+        print(f"error: {error} ({settings.LAKE_URI_VAR}, {settings.S3_ENDPOINT_VAR}, {settings.ACCOUNTS_FILE_VAR})",
+              file=sys.stderr)
         return EXIT_USAGE
-    if lake.is_local and not lake.root.is_dir():
-        print(f"error: no lake at {lake.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
+    top = lakes.get("") or open_lake(top_uri, settings.s3_endpoint_url())
+    if top.is_local and not top.root.is_dir():
+        print(f"error: no lake at {top.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
         return EXIT_USAGE
+    present = {prefix: lake for prefix, lake in lakes.items() if not lake.is_local or lake.root.is_dir()}
     if args.lake_command == "compact":
-        summary = compact_lake(lake, min_extractions=args.min_extractions)
-        print(f"{summary.extractions_compacted} extractions ({summary.rows} rows, {summary.files_read} files) "
-              f"compacted into {summary.parts_written} parts; {summary.files_deleted} files of earlier "
-              f"compactions deleted; {len(summary.skipped)} extractions left as they are")
+        for lake in present.values():
+            summary = compact_lake(lake, min_extractions=args.min_extractions)
+            print(f"{lake.location}: {summary.extractions_compacted} extractions ({summary.rows} rows, "
+                  f"{summary.files_read} files) compacted into {summary.parts_written} parts; {summary.files_deleted} "
+                  f"files of earlier compactions deleted; {len(summary.skipped)} extractions left as they are")
         return EXIT_OK
     if args.lake_command == "accept-loss":
         try:
             for file in args.files:
-                print(accept_loss(lake, file, args.reason))
+                prefix, _, relative = file.partition("/") if file.startswith("account=") else ("", "", file)
+                if prefix not in present:
+                    raise ValueError(f"{file}: no configured account's lake is {prefix} ({settings.ACCOUNTS_FILE_VAR})")
+                print(accept_loss(present[prefix], relative, args.reason))
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK
-    audit = audit_lake(lake)
-    for problem in audit.problems:
-        print(f"{lake.location}/{problem.file}: {problem.kind} ({problem.detail})")
-    for stray in audit.strays:
-        print(f"{lake.location}/{stray}: stray (in no manifest, not loaded)")
-    print(f"{len(audit.trackings_files)} pages and {len(audit.api_calls_files)} ledger parts verified, "
-          f"{len(audit.problems)} problems, {len(audit.strays)} strays")
-    return EXIT_FAILED if audit.problems else EXIT_OK
+    problems = strays = pages = ledger_parts = 0
+    for lake in present.values():
+        audit = audit_lake(lake)
+        for problem in audit.problems:
+            print(f"{lake.location}/{problem.file}: {problem.kind} ({problem.detail})")
+        for stray in audit.strays:
+            print(f"{lake.location}/{stray}: stray (in no manifest, not loaded)")
+        problems, strays = problems + len(audit.problems), strays + len(audit.strays)
+        pages, ledger_parts = pages + len(audit.trackings_files), ledger_parts + len(audit.api_calls_files)
+    print(f"{pages} pages and {ledger_parts} ledger parts verified, {problems} problems, {strays} strays")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def _webhook(args: argparse.Namespace) -> int:
