@@ -15,6 +15,7 @@ from tm_pipeline.api.errors import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
     EXIT_RETRY_LATER,
+    ConfigurationError,
     PipelineError,
     exit_code_by_class_name,
 )
@@ -49,13 +50,22 @@ def _sync(args: argparse.Namespace) -> int:
     import os
 
     from tm_pipeline.definitions import default_resources
-    from tm_pipeline.runs import check_outcomes, materialize_all, step_failures
+    from tm_pipeline.runs import check_outcomes, step_failures, sync
 
-    if not os.environ.get(settings.API_KEY_VAR):
-        print(f"error: {settings.API_KEY_VAR} is not set; export your TrackingMore API key first.", file=sys.stderr)
+    try:
+        accounts = settings.accounts()
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    missing = settings.missing_key_variables(accounts)
+    if missing:
+        whose = "" if accounts[0].is_default and len(accounts) == 1 else " of the accounts in " + os.environ.get(
+            settings.ACCOUNTS_FILE_VAR, ""
+        )
+        print(f"error: {', '.join(missing)} is not set{whose}; export the TrackingMore API key first.", file=sys.stderr)
         return EXIT_USAGE
     data_dir = Path(args.data_dir).resolve()
-    run_config_ops: dict[str, Any] = {"trackingmore_extract": {"mode": args.mode}}
+    run_config_ops: dict[str, Any] = {}
     if args.full_load:
         run_config_ops["warehouse_raw_tables"] = {"full_load": True}
     if args.full_refresh:
@@ -63,11 +73,11 @@ def _sync(args: argparse.Namespace) -> int:
         from tm_pipeline.models.assets import full_refresh_run_config
 
         run_config_ops.update(full_refresh_run_config(MODEL_ASSETS))
-    result = materialize_all(default_resources(data_dir), data_dir, run_config_ops=run_config_ops)
-    failed_checks = [c for c in check_outcomes(result) if not c["passed"]]
+    results = sync(default_resources(data_dir), data_dir, args.mode, run_config_ops)
+    failed_checks = [c for result in results for c in check_outcomes(result) if not c["passed"]]
     for check in failed_checks:
         print(f"check failed ({check['severity']}): {check['asset']}:{check['check']}", file=sys.stderr)
-    failures = step_failures(result)
+    failures = [failure for result in results for failure in step_failures(result)]
     for step, _, message in failures:
         print(f"error in {step}: {message}", file=sys.stderr)
     if failures:
@@ -110,7 +120,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"error: no warehouse at {database_path}; run `tm-pipeline demo` or `tm-pipeline sync` first.",
               file=sys.stderr)
         return EXIT_USAGE
-    summary = build_report(database_path, Path(args.out).resolve() if args.out else data_dir / "report.html")
+    try:
+        summary = build_report(
+            database_path, Path(args.out).resolve() if args.out else data_dir / "report.html", args.account
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(summary.path)
     return EXIT_OK
 
@@ -153,41 +169,62 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _lake(args: argparse.Namespace) -> int:
+    """Verify, compact or accept losses in every account's lake (the default account's `lake/`, a
+    named account's `lake/account=<name>/`); files are named relative to the top lake, as the
+    load's checks name them."""
     from tm_pipeline.landing.compaction import compact_lake
     from tm_pipeline.landing.integrity import audit_lake
-    from tm_pipeline.landing.lake import open_lake
+    from tm_pipeline.landing.lake import Lake, open_lake
     from tm_pipeline.landing.losses import accept_loss
 
+    top_uri = settings.lake_uri(Path(args.data_dir).resolve())
     try:
-        lake = open_lake(settings.lake_uri(Path(args.data_dir).resolve()), settings.s3_endpoint_url())
-    except ValueError as error:
-        print(f"error: {error} ({settings.LAKE_URI_VAR}, {settings.S3_ENDPOINT_VAR})", file=sys.stderr)
+        accounts = settings.accounts()
+        prefixes = [account.lake_prefix for account in accounts]
+        if not any(account.is_default for account in accounts):
+            prefixes.insert(0, "")  # pushes land in the default account's lake whatever the accounts
+        lakes: dict[str, Lake] = {
+            prefix: open_lake(f"{top_uri.rstrip('/')}/{prefix}" if prefix else top_uri, settings.s3_endpoint_url())
+            for prefix in prefixes
+        }
+    except ValueError as error:  # ConfigurationError included
+        print(f"error: {error} ({settings.LAKE_URI_VAR}, {settings.S3_ENDPOINT_VAR}, {settings.ACCOUNTS_FILE_VAR})",
+              file=sys.stderr)
         return EXIT_USAGE
-    if lake.is_local and not lake.root.is_dir():
-        print(f"error: no lake at {lake.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
+    top = lakes.get("") or open_lake(top_uri, settings.s3_endpoint_url())
+    if top.is_local and not top.root.is_dir():
+        print(f"error: no lake at {top.root}; pass --data-dir (or set {settings.DATA_DIR_VAR}).", file=sys.stderr)
         return EXIT_USAGE
+    present = {prefix: lake for prefix, lake in lakes.items() if not lake.is_local or lake.root.is_dir()}
     if args.lake_command == "compact":
-        summary = compact_lake(lake, min_extractions=args.min_extractions)
-        print(f"{summary.extractions_compacted} extractions ({summary.rows} rows, {summary.files_read} files) "
-              f"compacted into {summary.parts_written} parts; {summary.files_deleted} files of earlier "
-              f"compactions deleted; {len(summary.skipped)} extractions left as they are")
+        for lake in present.values():
+            summary = compact_lake(lake, min_extractions=args.min_extractions)
+            print(f"{lake.location}: {summary.extractions_compacted} extractions ({summary.rows} rows, "
+                  f"{summary.files_read} files) compacted into {summary.parts_written} parts; {summary.files_deleted} "
+                  f"files of earlier compactions deleted; {len(summary.skipped)} extractions left as they are")
         return EXIT_OK
     if args.lake_command == "accept-loss":
         try:
             for file in args.files:
-                print(accept_loss(lake, file, args.reason))
+                prefix, _, relative = file.partition("/") if file.startswith("account=") else ("", "", file)
+                if prefix not in present:
+                    raise ValueError(f"{file}: no configured account's lake is {prefix} ({settings.ACCOUNTS_FILE_VAR})")
+                print(accept_loss(present[prefix], relative, args.reason))
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK
-    audit = audit_lake(lake)
-    for problem in audit.problems:
-        print(f"{lake.location}/{problem.file}: {problem.kind} ({problem.detail})")
-    for stray in audit.strays:
-        print(f"{lake.location}/{stray}: stray (in no manifest, not loaded)")
-    print(f"{len(audit.trackings_files)} pages and {len(audit.api_calls_files)} ledger parts verified, "
-          f"{len(audit.problems)} problems, {len(audit.strays)} strays")
-    return EXIT_FAILED if audit.problems else EXIT_OK
+    problems = strays = pages = ledger_parts = 0
+    for lake in present.values():
+        audit = audit_lake(lake)
+        for problem in audit.problems:
+            print(f"{lake.location}/{problem.file}: {problem.kind} ({problem.detail})")
+        for stray in audit.strays:
+            print(f"{lake.location}/{stray}: stray (in no manifest, not loaded)")
+        problems, strays = problems + len(audit.problems), strays + len(audit.strays)
+        pages, ledger_parts = pages + len(audit.trackings_files), ledger_parts + len(audit.api_calls_files)
+    print(f"{pages} pages and {ledger_parts} ledger parts verified, {problems} problems, {strays} strays")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def _webhook(args: argparse.Namespace) -> int:
@@ -339,6 +376,7 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     _add_data_dir(report, "where warehouse.duckdb is")
     report.add_argument("--out", help="HTML file to write (default: <data-dir>/report.html)")
+    report.add_argument("--account", help="the account to report on (required when the warehouse holds several)")
     report.set_defaults(handler=_report)
 
     bench = _add_command(
@@ -348,7 +386,8 @@ exit codes: 0 ok, 1 failed step or ERROR check, 2 configuration, 3 API refused (
     )
     bench.add_argument("--only", help=f"comma-separated sections, any of: {','.join(_bench_sections())} "
                                       "(default: all but incremental_10m, which takes long)")
-    bench.add_argument("--pages", type=int, default=30, help="pages for the pacing benchmark (1 s each)")
+    bench.add_argument("--pages", type=int, default=30,
+                       help="pages for the pacing benchmark, and per account for the accounts one (1 s each)")
     bench.add_argument("--soak-runs", type=int, default=100,
                        help="short paced runs against the strict sandbox in the soak (~2.5 s each)")
     bench.add_argument("--throughput-trackings", type=int, default=200_000,

@@ -9,9 +9,10 @@ from typing import Any
 import dagster as dg
 
 from tm_pipeline import settings
+from tm_pipeline.accounts import Account
 from tm_pipeline.checks.api_ledger import build_ledger_checks
 from tm_pipeline.checks.quarantine import quarantine_check
-from tm_pipeline.extract.assets import trackingmore_extract, trackings_by_created_day
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, HAS_DEFAULT_ACCOUNT
 from tm_pipeline.load.assets import warehouse_raw_tables
 from tm_pipeline.load.registration_assets import raw_registrations
 from tm_pipeline.maintenance.assets import compaction_daily, compaction_job, lake_compaction
@@ -37,24 +38,39 @@ def default_resources(
     shipments: str | None = None,
     **api_settings: Any,
 ) -> dict[str, Any]:
-    """Resources configured from the environment; the API key stays an EnvVar, resolved only at run time.
+    """Resources configured from the environment; the API keys stay EnvVars, resolved only at run time.
 
-    `base_url`, `api_key` and `api_settings` (fields of TrackingMoreResource) override the
-    environment, for the demo, the tests and the benchmarks; so does `shipments` (what to register).
+    One TrackingMore resource per configured account (`trackingmore` for the default account,
+    `trackingmore_<name>` for a named one). `base_url`, `api_key` and `api_settings` (fields of
+    TrackingMoreResource) override the environment of the default account, for the demo, the
+    tests and the benchmarks; so does `shipments` (what to register: registrations, like webhook
+    pushes, belong to the default account).
     """
     root = data_dir or settings.data_dir()
-    return {
-        "trackingmore": TrackingMoreResource(
-            base_url=base_url or settings.base_url(),
-            api_key=api_key or dg.EnvVar(settings.API_KEY_VAR),
+
+    def account_resource(account: Account) -> TrackingMoreResource:
+        overrides = api_settings if account.is_default else {}
+        return TrackingMoreResource(
+            base_url=(base_url if account.is_default and base_url else account.base_url),
+            api_key=(api_key if account.is_default and api_key else dg.EnvVar(account.key_var)),
             **{
-                "api_version": settings.api_version(),
-                "list_rate_per_s": settings.list_rate_per_s(),
+                # TRACKINGMORE_API_VERSION is the default account's; a named account's version is the
+                # one its base_url names (`.../v4`), else v2.
+                "api_version": settings.api_version() if account.is_default else "",
+                "list_rate_per_s": account.list_rate_per_s,
                 "max_transient_retries": settings.max_transient_retries(),
                 "state_dir": str(root / "state"),
-                **api_settings,
+                **overrides,
             },
-        ),
+        )
+
+    # Addresses and rates as the environment says now (the assets were built at import).
+    configured_now = {account.name: account for account in settings.accounts()}
+    return {
+        **{
+            part.account.resource_key: account_resource(configured_now.get(part.account.name, part.account))
+            for part in ACCOUNT_EXTRACTS
+        },
         "registration": RegistrationResource(
             shipments=settings.shipments_source() if shipments is None else shipments,
             create_rate_per_s=settings.create_rate_per_s(),
@@ -71,9 +87,12 @@ def default_resources(
 
 
 def pipeline_assets() -> list[dg.AssetsDefinition]:
+    extractions = [asset for part in ACCOUNT_EXTRACTS for asset in (part.extract, part.backfill)]
+    # Registrations belong to the default account (its key creates them): without one, there are none.
+    registrations = [shipments_registration, raw_registrations] if HAS_DEFAULT_ACCOUNT else []
     return [
-        shipments_registration, trackingmore_extract, trackings_by_created_day, lake_pushes, warehouse_raw_tables,
-        raw_registrations, *MODEL_ASSETS, PUBLISH_ASSET, lake_compaction,
+        *registrations[:1], *extractions, lake_pushes, warehouse_raw_tables,
+        *registrations[1:], *MODEL_ASSETS, PUBLISH_ASSET, lake_compaction,
     ]
 
 

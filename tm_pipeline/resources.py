@@ -76,18 +76,23 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 # Generic only for resource factories, like WarehouseResource above.
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where Parquet lands: `<data_dir>/lake`, or `s3://bucket/prefix` (credentials from the AWS
-    environment, never from here). The load reads a remote lake through a local verified mirror."""
+    environment, never from here); a named account's lake is `account=<name>/` under it. The load
+    reads a remote lake through a local verified mirror (one per account lake)."""
 
     root: str
     s3_endpoint_url: str = ""  # an S3-compatible store's http(s) address; empty for AWS
     mirror_root: str = ""  # where the load keeps its verified copy of a remote lake
 
-    def lake(self) -> Lake:
-        return open_lake(self.root, self.s3_endpoint_url)
+    def lake(self, account_prefix: str = "") -> Lake:
+        """The lake of one account; `account_prefix` is Account.lake_prefix ("" = the default account,
+        whose lake is the top folder every named account's lake lies under)."""
+        root = f"{self.root.rstrip('/')}/{account_prefix}" if account_prefix else self.root
+        return open_lake(root, self.s3_endpoint_url)
 
     def local_root(self, what: str) -> Path:
-        """The lake's local folder, for what must stay on a local disk: the webhook push log (its
-        fsync is the promise behind each 200) and the registration record. Refused for a remote lake."""
+        """The default account's local lake folder, for what must stay on a local disk: the webhook
+        push log (its fsync is the promise behind each 200) and the registration record (pushes and
+        registrations belong to the default account). Refused for a remote lake."""
         lake = self.lake()
         if not lake.is_local:
             raise ConfigurationError(
@@ -96,18 +101,21 @@ class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             )
         return lake.root
 
-    def lake_for_load(self, progress: Callable[[str], None]) -> tuple[Lake, list[str]]:
-        """The lake as DuckDB can read it, and the remote objects in no manifest (strays).
+    def lake_for_load(self, progress: Callable[[str], None], account_prefix: str = "") -> tuple[Lake, list[str]]:
+        """One account's lake as DuckDB can read it, and its remote objects in no manifest (strays,
+        relative to that account's lake).
 
-        Local: the lake itself. Remote: its mirror, brought up to date (see landing/mirror.py)."""
-        lake = self.lake()
+        Local: the lake itself. Remote: its mirror (`<mirror_root>/<account_prefix>`), brought up to
+        date (see landing/mirror.py)."""
+        lake = self.lake(account_prefix)
         if lake.is_local:
             return lake, []
         if not self.mirror_root:
             raise ValueError(f"the lake is at {lake.location}, but no mirror folder is configured for the load")
-        local, summary = mirror_lake(lake, Path(self.mirror_root), progress)
+        mirror = Path(self.mirror_root) / account_prefix if account_prefix else Path(self.mirror_root)
+        local, summary = mirror_lake(lake, mirror, progress)
         progress(
-            f"mirror of {lake.location} in {self.mirror_root}: {len(summary.downloaded)} files downloaded, "
+            f"mirror of {lake.location} in {mirror}: {len(summary.downloaded)} files downloaded, "
             f"{summary.kept} already verified, {len(summary.deleted)} no longer listed deleted"
         )
         return local, summary.remote_strays

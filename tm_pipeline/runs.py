@@ -13,8 +13,9 @@ from typing import Any
 
 import dagster as dg
 
-from tm_pipeline.definitions import pipeline_assets, pipeline_checks
-from tm_pipeline.schedules import SYNC_SELECTION
+from tm_pipeline.definitions import defs, pipeline_assets, pipeline_checks
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS
+from tm_pipeline.schedules import PARALLEL_ACCOUNTS, SYNC_SELECTION, extraction_selection
 
 # Every pool holds one step at a time: a key's `trackingmore_api_<fingerprint>` because two steps
 # would share its 1 request/second, `duckdb_warehouse` because DuckDB takes one writer process.
@@ -108,6 +109,43 @@ def materialize_all(
         )
 
 
+def configured_sync_job() -> dg.JobDefinition:
+    """The sync job of the accounts configured in the environment, for child processes to rebuild."""
+    return defs.resolve_job_def("incremental_sync")
+
+
+def sync(
+    resources: Mapping[str, Any], data_dir: Path, mode: str, run_config_ops: Mapping[str, Any] | None = None
+) -> list[dg.ExecutionResult]:
+    """`tm-pipeline sync`: one account in-process, as before; several accounts extracted in
+    parallel, one process each (Dagster's multiprocess executor), then the rest in-process.
+    `run_config_ops` configures the steps after the extraction (the load's full_load, the models'
+    full_refresh).
+
+    The processes rebuild the definitions from the environment (TM_ACCOUNTS_FILE, the key
+    variables, TM_DATA_DIR), which is why `data_dir` is exported to them here."""
+    extraction_config = {part.extract_op: {"mode": mode} for part in ACCOUNT_EXTRACTS}
+    if not PARALLEL_ACCOUNTS:
+        return [materialize_all(resources, data_dir, run_config_ops={**extraction_config, **(run_config_ops or {})})]
+    os.environ["TM_DATA_DIR"] = str(data_dir)
+    instance = instance_for(data_dir)
+    for run_id in release_abandoned_runs(instance):
+        log.warning("released run %s, whose process was killed", run_id)
+    invocation = uuid.uuid4().hex
+    with PoolWaitReporter(instance, invocation, data_dir):
+        extraction = dg.execute_job(
+            dg.reconstructable(configured_sync_job),
+            instance=instance,
+            tags={PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}", INVOCATION_TAG: invocation},
+            raise_on_error=False,
+            run_config={"ops": {op: {"config": config} for op, config in extraction_config.items()}},
+        )
+    if not extraction.success:
+        return [extraction]
+    rest = SYNC_SELECTION - extraction_selection(ACCOUNT_EXTRACTS)
+    return [extraction, materialize_all(resources, data_dir, run_config_ops=run_config_ops, selection=rest)]
+
+
 class PoolWaitReporter:
     """Says, once per pool and holder, when this run's step waits for a slot another run holds.
 
@@ -181,7 +219,7 @@ class PoolWaitReporter:
         )
 
 
-def check_outcomes(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
+def check_outcomes(result: dg.ExecutionResult) -> list[dict[str, Any]]:
     """One row per check evaluation: which check, on what, passed or not, severity and metadata."""
     outcomes = []
     for evaluation in result.get_asset_check_evaluations():
@@ -197,7 +235,7 @@ def check_outcomes(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
     return outcomes
 
 
-def step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, str]]:
+def step_failures(result: dg.ExecutionResult) -> list[tuple[str, str, str]]:
     """(step, exception class, message) of every failed step, innermost cause first."""
     failures = []
     for event in result.get_step_failure_events():

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from tm_pipeline.accounts import Account, default_account, read_accounts_file
 from tm_pipeline.api.errors import ConfigurationError
 
 API_KEY_VAR = "TRACKINGMORE_API_KEY"
@@ -21,6 +22,7 @@ BACKFILL_START_VAR = "TM_BACKFILL_START"
 LAKE_URI_VAR = "TM_LAKE_URI"
 S3_ENDPOINT_VAR = "TM_S3_ENDPOINT_URL"
 DUCKDB_MEMORY_LIMIT_VAR = "TM_DUCKDB_MEMORY_LIMIT"
+ACCOUNTS_FILE_VAR = "TM_ACCOUNTS_FILE"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
 PRODUCTION_BASE_URL = "https://api.trackingmore.com/v2"
@@ -88,15 +90,29 @@ def backfill_start_date() -> str:
     return os.environ.get(BACKFILL_START_VAR, "2024-01-01")
 
 
-def api_pool() -> str:
-    """The Dagster concurrency pool of the configured API key: `trackingmore_api_<fingerprint>`.
+def accounts() -> list[Account]:
+    """The accounts to extract: those of `TM_ACCOUNTS_FILE`, else one named `default` with
+    `TRACKINGMORE_API_KEY` (see tm_pipeline/accounts.py)."""
+    path = os.environ.get(ACCOUNTS_FILE_VAR)
+    if path:
+        return read_accounts_file(Path(path), base_url(), list_rate_per_s())
+    return [default_account(API_KEY_VAR, base_url(), list_rate_per_s())]
+
+
+def missing_key_variables(configured: list[Account]) -> list[str]:
+    """The key variables of `configured` that are unset or empty: names only, never values."""
+    return [account.key_var for account in configured if not os.environ.get(account.key_var)]
+
+
+def api_pool(key_var: str = API_KEY_VAR) -> str:
+    """The Dagster concurrency pool of the API key in `key_var`: `trackingmore_api_<fingerprint>`.
 
     The 1 request/second belongs to the key, so every step that spends it runs in that key's pool
     (limit 1); deployments with several accounts get one pool each. Named by fingerprint, never by key.
     """
     from tm_pipeline.api.client import key_fingerprint
 
-    api_key = os.environ.get(API_KEY_VAR)
+    api_key = os.environ.get(key_var)
     return f"trackingmore_api_{key_fingerprint(api_key).removeprefix('key#')}" if api_key else "trackingmore_api"
 
 

@@ -8,8 +8,12 @@ from typing import Any
 
 import duckdb
 
-from tm_pipeline.extract.ledger import LEDGER_SCHEMA
-from tm_pipeline.load.raw_tables import CHECKPOINTS_SCHEMA, RAW_TRACKINGS_SCHEMA, status_codes_table
+from tm_pipeline.load.raw_tables import (
+    CHECKPOINTS_SCHEMA,
+    RAW_API_CALLS_SCHEMA,
+    RAW_TRACKINGS_SCHEMA,
+    status_codes_table,
+)
 
 FETCHED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -18,7 +22,7 @@ def create_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
     """Empty raw tables typed exactly as the load step writes them (status codes filled in)."""
     connection.execute("create schema if not exists raw")
     for table, schema in (
-        ("trackings", RAW_TRACKINGS_SCHEMA), ("api_calls", LEDGER_SCHEMA), ("checkpoints", CHECKPOINTS_SCHEMA)
+        ("trackings", RAW_TRACKINGS_SCHEMA), ("api_calls", RAW_API_CALLS_SCHEMA), ("checkpoints", CHECKPOINTS_SCHEMA)
     ):
         connection.register(f"empty_{table}", schema.empty_table())
         connection.execute(f"create or replace table raw.{table} as select * from empty_{table}")
@@ -36,6 +40,7 @@ def insert_rows(connection: duckdb.DuckDBPyConnection, table: str, rows: list[di
 
 def tracking_row(tracking_id: str, **overrides: Any) -> dict[str, Any]:
     row = {
+        "account": "default",
         "tracking_id": tracking_id,
         "tracking_number": f"TN{tracking_id}",
         "carrier_code": "china-ems",
@@ -55,6 +60,7 @@ def checkpoint_row(
     tracking_id: str, date: str, status: str, leg: str = "origin", position: int = 0
 ) -> dict[str, Any]:
     return {
+        "account": "default",
         "tracking_id": tracking_id,
         "leg": leg,
         "position": position,
@@ -67,6 +73,7 @@ def checkpoint_row(
 
 def api_call_row(call_seq: int, meta_code: int | None = 200, **overrides: Any) -> dict[str, Any]:
     row = {
+        "account": "default",
         "run_id": "run-1",
         "extraction_id": "extraction-1",
         "window_key": "full",

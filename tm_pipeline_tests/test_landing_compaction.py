@@ -8,6 +8,7 @@ DuckDB files; the Dagster test materializes the real compaction asset and the re
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +24,11 @@ from tm_pipeline.extract.run import new_extraction_id, sync_state
 from tm_pipeline.landing.compaction import compact_lake
 from tm_pipeline.landing.integrity import CHECKSUM, audit_lake
 from tm_pipeline.landing.lake import COMPACTED, COMPACTION, COMPLETE, FAILED, Lake, Manifest
+from tm_pipeline.load.bookkeeping import FULL, INCREMENTAL
 from tm_pipeline.load.raw_tables import load_raw_tables
-from tm_pipeline.maintenance.assets import LAKE_COMPACTION
+from tm_pipeline.load.warehouse_load import load_warehouse
+from tm_pipeline.maintenance.assets import LAKE_COMPACTION, CompactionConfig, compact_account_lakes
+from tm_pipeline.resources import LakeResource
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxServer
 from tm_pipeline_tests.conftest import sandbox_resources
@@ -32,6 +36,7 @@ from tm_pipeline_tests.lake_fixtures import LOAD_ONLY, flip_bytes_inside, query
 
 SMALL_EXTRACTIONS = 6
 ROWS_EACH = 40
+RAW_TABLES = ("trackings", "checkpoints", "api_calls", "quarantine", "tracking_json")
 
 
 def _replaced(table: pa.Table, column: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
@@ -247,3 +252,40 @@ def test_compaction_asset_runs_in_dagster_and_the_marts_are_unchanged(
 
     assert {mart: _rounded(query(published, f"SELECT * FROM main.{mart} ORDER BY ALL")) for mart in marts} == before
     assert all(before.values())
+
+
+def test_compaction_runs_over_each_account_lake_and_the_incremental_load_stays_incremental(
+    lake_copy: tuple[Path, Lake], tmp_path: Path
+) -> None:
+    """The compaction asset's body over two account lakes (the default `lake/` and
+    `lake/account=brand_a/`): each is compacted against its own manifests, and a warehouse that
+    had loaded both records the parts as loaded without a full rebuild or any change to raw.*."""
+    data_dir, top = lake_copy
+    brand_a = Lake(top.root / "account=brand_a")
+    for folder in ("manifests", "trackings", "api_calls"):
+        shutil.copytree(top.root / folder, brand_a.root / folder)
+    for lake in (top, brand_a):
+        add_small_extractions(lake, SMALL_EXTRACTIONS, ROWS_EACH)
+    lakes = [("default", "", top), ("brand_a", "account=brand_a", brand_a)]
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        assert load_warehouse(connection, lakes).mode == FULL
+        before = {t: connection.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in RAW_TABLES}
+
+    metadata = compact_account_lakes(
+        LakeResource(root=str(top.root)), [(account, prefix) for account, prefix, _ in lakes], CompactionConfig(),
+        logging.getLogger(__name__),
+    )
+
+    assert metadata["extractions_compacted"] == 2 * SMALL_EXTRACTIONS
+    assert len(metadata["compactions"]) == 2
+    assert sum(c.startswith("account=brand_a/") for c in metadata["compactions"]) == 1
+    for lake in (top, brand_a):
+        (compaction,) = [m for m in lake.manifests() if m.kind == COMPACTION]
+        assert len(compaction.compacts) == SMALL_EXTRACTIONS, lake.root
+    with duckdb.connect(str(database)) as connection:
+        summary = load_warehouse(connection, lakes)
+        after = {t: connection.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in RAW_TABLES}
+    assert summary.mode == INCREMENTAL, summary.full_reason
+    assert summary.trackings_changed == 0
+    assert after == before

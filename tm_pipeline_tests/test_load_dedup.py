@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.accounts import AccountLake
 from tm_pipeline.load.raw_tables import load_raw_tables
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
@@ -49,13 +50,13 @@ def _row(tracking_id: str, extraction: str, page: int, updated: datetime | None,
     }
 
 
-def _land(lake: Lake) -> list[Path]:
-    """One Parquet file per (extraction, page), at the path the lake gives pages."""
+def _land(lake: Lake, marker_prefix: str = "") -> list[Path]:
+    """One Parquet file per (extraction, page), at the path the lake gives pages; markers prefixed."""
     pages: dict[tuple[str, int], list[dict]] = {}
     for tracking_id, landings in CASES.items():
         for extraction, page, updated, fetched, marker in landings:
             pages.setdefault((extraction, page), []).append(_row(tracking_id, extraction, page, updated, fetched,
-                                                                 marker))
+                                                                 marker_prefix + marker))
     files = []
     for (extraction, page), rows in sorted(pages.items()):
         path = lake.root / "trackings" / "window=full" / f"extraction={extraction}" / f"page-{page:06d}.parquet"
@@ -81,3 +82,28 @@ def test_each_tie_break_picks_the_documented_winner(tmp_path: Path) -> None:
     assert winners == {tracking_id: "win" for tracking_id in CASES}
     # The JSON served with a tracking is the winning landing's, not another copy's.
     assert json_markers == {tracking_id: "win" for tracking_id in CASES}
+
+
+def test_the_same_tracking_id_in_two_accounts_is_two_trackings_each_with_its_own_winner(tmp_path: Path) -> None:
+    """Tracking ids are an account's own: the dedup is per (account, tracking_id), and each
+    account's JSON and winner come from its own lake only (the second lake lands the same ids)."""
+    brand_a, brand_b = Lake(tmp_path / "lake" / "account=brand_a"), Lake(tmp_path / "lake" / "account=brand_b")
+    accounts = [
+        AccountLake("brand_a", brand_a, LakeAudit(trackings_files=_land(brand_a, "a-"))),
+        AccountLake("brand_b", brand_b, LakeAudit(trackings_files=_land(brand_b, "b-"))),
+    ]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        summary = load_raw_tables(connection, brand_a, accounts=accounts)
+        winners = connection.execute("SELECT account, tracking_id, order_id FROM raw.trackings").fetchall()
+        json_markers = {
+            (account, tracking_id): json.loads(raw_json)["marker"]
+            for account, tracking_id, raw_json in connection.execute(
+                "SELECT account, tracking_id, raw_json FROM raw.tracking_json"
+            ).fetchall()
+        }
+    expected = {
+        (account, tracking_id): f"{account[-1]}-win" for account in ("brand_a", "brand_b") for tracking_id in CASES
+    }
+    assert summary.trackings == 2 * len(CASES)
+    assert {(account, tracking_id): marker for account, tracking_id, marker in winners} == expected
+    assert json_markers == expected

@@ -222,3 +222,42 @@ def test_replaced_rows_are_counted_until_a_tenth_of_the_table_then_vacuumed(tmp_
     land_extraction(lake, "20260301T060000Z-c", [_at(item, 3) for item in items[:200]], T0 + timedelta(hours=6))
     _load(database, lake)
     assert deleted_since_vacuum() == 0
+
+
+def test_two_accounts_load_incrementally_and_equal_a_full_rebuild(tmp_path: Path, items: list[bytes]) -> None:
+    """Each account's lake is its own (`lake/` and `lake/account=brand_a/`), with the same tracking
+    ids and even the same extraction ids: the incremental load keys trackings by (account,
+    tracking_id), tells the accounts' files apart in raw.loaded_files, and hands the models the
+    changed (account, tracking_id) pairs."""
+    top, brand_a = Lake(tmp_path / "lake"), Lake(tmp_path / "lake" / "account=brand_a")
+    lakes = [("default", "", top), ("brand_a", "account=brand_a", brand_a)]
+    incremental = tmp_path / "incremental.duckdb"
+
+    def load(database: Path, full_load: bool = False) -> LoadSummary:
+        with duckdb.connect(str(database)) as connection:
+            return load_warehouse(connection, lakes, full_load=full_load)
+
+    def changed_pairs() -> set[tuple[str, str]]:
+        with duckdb.connect(str(incremental), read_only=True) as connection:
+            return set(connection.execute("SELECT account, tracking_id FROM raw.changed_trackings").fetchall())
+
+    first = "20260301T000000Z-a"
+    land_extraction(top, first, [_at(item, 1) for item in items[:200]], T0 + timedelta(hours=1))
+    land_extraction(brand_a, first, [_at(item, 1) for item in items[:100]], T0 + timedelta(hours=1))
+    assert load(incremental).mode == FULL
+    # Newer states of 50..149 in brand_a only: the default account's rows of the same ids stay.
+    land_extraction(brand_a, "20260301T030000Z-b", [_at(item, 3) for item in items[50:150]], T0 + timedelta(hours=3))
+    merged = load(incremental)
+    full = tmp_path / "full.duckdb"
+    rebuilt = load(full, full_load=True)
+
+    assert merged.mode == INCREMENTAL, merged.full_reason
+    assert changed_pairs() == {("brand_a", tracking_id) for tracking_id in _ids(items[50:150])}
+    assert rebuilt.trackings == 200 + 150 == merged.trackings
+    _assert_same_tables(incremental, full)
+    with duckdb.connect(str(incremental), read_only=True) as connection:
+        loaded = {row[0] for row in connection.execute("SELECT file FROM raw.loaded_files").fetchall()}
+        json_rows = connection.execute("SELECT count(*) FROM raw.tracking_json").fetchall()[0][0]
+    assert any(f.startswith(f"trackings/window=updated/extraction={first}/") for f in loaded)
+    assert any(f.startswith(f"account=brand_a/trackings/window=updated/extraction={first}/") for f in loaded)
+    assert json_rows == merged.trackings, "raw.tracking_json reads each account's winners from its own lake"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from tm_pipeline.landing.integrity import CommittedFile, LakeAudit
 from tm_pipeline.landing.lake import COMPLETE, Lake, Manifest
+from tm_pipeline.load.accounts import AccountLake
 from tm_pipeline.load.bookkeeping import API_CALLS, FULL, INCREMENTAL, TRACKINGS, LoadedFile
-from tm_pipeline.load.plan import plan_load
+from tm_pipeline.load.plan import AccountFile, plan_load
 
 
 def _manifest(extraction_id: str, status: str = COMPLETE, **contract: object) -> Manifest:
@@ -37,6 +38,14 @@ def _audit(lake: Lake, manifests: list[Manifest], files: dict[Path, str]) -> Lak
     return audit
 
 
+def _default(lake: Lake, audit: LakeAudit) -> list[AccountLake]:
+    return [AccountLake("default", lake, audit)]
+
+
+def _paths(files: dict[str, list[AccountFile]]) -> dict[str, list[Path]]:
+    return {kind: [path for _, path in listed] for kind, listed in files.items()}
+
+
 def _loaded(lake: Lake, files: dict[Path, str]) -> dict[str, LoadedFile]:
     return {
         lake.relative(path): LoadedFile(
@@ -59,11 +68,13 @@ def test_a_compaction_of_loaded_extractions_is_recorded_not_reloaded(tmp_path: P
     # The old page files are gone (deleted after the compaction); the parts and e3 are verified.
     audit = _audit(lake, manifests, {part: "c1", ledger_part: "c1", **new})
 
-    plan = plan_load(lake, audit, _loaded(lake, old), full_load=False)
+    plan = plan_load(_default(lake, audit), _loaded(lake, old), full_load=False)
 
     assert plan.mode == INCREMENTAL, plan.full_reason
-    assert plan.new_files == {TRACKINGS: [_page(lake, "extraction=e3")], API_CALLS: [_calls(lake, "extraction=e3")]}
-    assert plan.already_loaded == {TRACKINGS: [part], API_CALLS: [ledger_part]}
+    assert _paths(plan.new_files) == {
+        TRACKINGS: [_page(lake, "extraction=e3")], API_CALLS: [_calls(lake, "extraction=e3")]
+    }
+    assert _paths(plan.already_loaded) == {TRACKINGS: [part], API_CALLS: [ledger_part]}
     assert plan.retired == sorted(lake.relative(path) for path in old)
 
 
@@ -75,11 +86,11 @@ def test_a_compaction_of_an_extraction_never_loaded_rebuilds_in_full(tmp_path: P
         _manifest("e1", "compacted", compacted_into="c1"), _manifest("e9", "compacted", compacted_into="c1"),
         _manifest("c1", kind="compaction", compacts=["e1", "e9"]),
     ]
-    plan = plan_load(lake, _audit(lake, manifests, {part: "c1"}), _loaded(lake, old), full_load=False)
+    plan = plan_load(_default(lake, _audit(lake, manifests, {part: "c1"})), _loaded(lake, old), full_load=False)
 
     assert plan.mode == FULL
     assert "compaction c1" in plan.full_reason and "e9" in plan.full_reason
-    assert plan.new_files[TRACKINGS] == [part]
+    assert _paths(plan.new_files)[TRACKINGS] == [part]
 
 
 def test_a_loaded_file_that_vanished_without_a_compaction_rebuilds_in_full(tmp_path: Path) -> None:
@@ -87,7 +98,24 @@ def test_a_loaded_file_that_vanished_without_a_compaction_rebuilds_in_full(tmp_p
     kept, lost = _page(lake, "extraction=e1"), _page(lake, "extraction=e2")
     audit = _audit(lake, [_manifest("e1"), _manifest("e2")], {kept: "e1"})
 
-    plan = plan_load(lake, audit, _loaded(lake, {kept: "e1", lost: "e2"}), full_load=False)
+    plan = plan_load(_default(lake, audit), _loaded(lake, {kept: "e1", lost: "e2"}), full_load=False)
 
     assert plan.mode == FULL and lake.relative(lost) in plan.full_reason
-    assert plan.new_files[TRACKINGS] == [kept], "a full rebuild reads every verified file"
+    assert _paths(plan.new_files)[TRACKINGS] == [kept], "a full rebuild reads every verified file"
+
+
+def test_two_accounts_files_at_the_same_relative_path_are_two_files(tmp_path: Path) -> None:
+    """Each account's lake is its own; the record names files relative to the top lake, so the
+    same extraction folder in two accounts' lakes is loaded (and recorded) once per account."""
+    top, brand_a = Lake(tmp_path), Lake(tmp_path / "account=brand_a")
+    default_page, brand_a_page = _page(top, "extraction=e1"), _page(brand_a, "extraction=e1")
+    accounts = [
+        AccountLake("default", top, _audit(top, [_manifest("e1")], {default_page: "e1"})),
+        AccountLake("brand_a", brand_a, _audit(brand_a, [_manifest("e1")], {brand_a_page: "e1"}), "account=brand_a"),
+    ]
+
+    plan = plan_load(accounts, _loaded(top, {default_page: "e1"}), full_load=False)
+
+    assert plan.mode == INCREMENTAL, plan.full_reason
+    assert [(part.account, path) for part, path in plan.new_files[TRACKINGS]] == [("brand_a", brand_a_page)]
+    assert accounts[1].name(brand_a_page) == "account=brand_a/" + top.relative(default_page)

@@ -103,7 +103,7 @@ def test_assets_carry_description_and_documented_columns(definitions):
 def test_error_tests_are_blocking_and_warn_tests_are_not(definitions):
     _, checks = definitions
     specs = {spec.name: spec for check in checks for spec in check.check_specs}
-    assert specs["unique_stg_trackings_tracking_id"].blocking
+    assert specs["unique_stg_trackings_account_tracking_id"].blocking
     assert specs["accepted_values_stg_trackings_status"].blocking
     assert not specs["not_null_stg_checkpoints_checkpoint_at"].blocking
     assert specs["api_auth_errors"].blocking and not specs["api_rate_limited"].blocking
@@ -130,7 +130,7 @@ def test_check_results_are_written_to_dq_check_results(tmp_path):
     with duckdb.connect(str(database_path)) as connection:
         rows = connection.execute(
             "select run_id, asset, passed, severity from main.dq_check_results "
-            "where check_name = 'unique_stg_trackings_tracking_id'"
+            "where check_name = 'unique_stg_trackings_account_tracking_id'"
         ).fetchall()
         check_count = connection.execute("select count(*) from main.dq_check_results").fetchall()[0][0]
     assert rows == [(result.run_id, "stg_trackings", True, "error")]
@@ -170,7 +170,7 @@ def test_corrupted_input_fails_the_right_checks_and_keeps_marts_from_materializi
 
     assert not result.success
     failed = failed_checks(result)
-    assert failed["unique_stg_trackings_tracking_id"] == dg.AssetCheckSeverity.ERROR
+    assert failed["unique_stg_trackings_account_tracking_id"] == dg.AssetCheckSeverity.ERROR
     assert failed["accepted_values_stg_trackings_status"] == dg.AssetCheckSeverity.ERROR
     assert failed["api_auth_errors"] == dg.AssetCheckSeverity.ERROR
     assert failed["assert_checkpoint_times_not_in_future"] == dg.AssetCheckSeverity.WARN

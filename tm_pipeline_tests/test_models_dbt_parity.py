@@ -38,9 +38,10 @@ DBT_DATABASE = "dbt_parity"  # dbt-duckdb names relations "<file stem>".<schema>
 # Columns that hold the build's own clock, so two builds never agree on them.
 BUILD_TIME_COLUMNS = {"data_as_of": {"built_at"}}
 DBT_OUTPUT_DIRS = ("target", "logs")
-# The test's two loads come after the real run's load (which the warehouse copy records in
-# raw.load_info and models_state): the runner merges only after the load it last caught up with.
-LOADED_AT = datetime.now().replace(microsecond=0) + timedelta(days=1)
+# The test's two loads come after the pipeline run's own (stamped with the wall clock): a fixed
+# date of today would fall before that run's load past noon, and the runner would then rightly
+# refuse to merge a load that does not follow the last one it merged.
+LOADED_AT_AFTER_THE_RUN = timedelta(hours=1)
 CHANGED_BY_SECOND_LOAD = 40
 
 
@@ -138,8 +139,11 @@ def dbt_build(finished_run: WarehouseResource, tmp_path_factory: pytest.TempPath
         "DBT_USE_COLORS": "false",
     }
     builds: list[DbtBuild] = []
+    with duckdb.connect(str(runner_database), read_only=True) as connection:
+        (run_loaded_at,) = connection.execute("select max(loaded_at) from raw.load_info").fetchall()[0]
+    first_loaded_at = run_loaded_at.replace(microsecond=0) + LOADED_AT_AFTER_THE_RUN
     for number, mode in enumerate(("full", "incremental")):
-        runner_merged = runner_load_and_build(runner_database, mode, LOADED_AT + timedelta(hours=3 * number))
+        runner_merged = runner_load_and_build(runner_database, mode, first_loaded_at + timedelta(hours=3 * number))
         assert copy_raw_tables(runner_database, database)
         returncode, events, output = run_dbt(dbt, project_dir, environment, work_dir)
         # each build is compared with the runner's models as they were right after it

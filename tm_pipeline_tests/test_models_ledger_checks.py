@@ -127,6 +127,6 @@ def test_api_health_daily_counts_per_utc_day_and_endpoint(connection):
     build_model(connection, models["stg_api_calls"])
     build_model(connection, models["api_health_daily"])
     row = connection.execute("select * from main.api_health_daily").fetchall()[0]
-    assert row[:4] == (date(2024, 3, 2), "/trackings/get", 4, 2)
-    assert row[4] == {"200": 2, "429": 1, "no_response": 1}
-    assert row[5:] == (1, 1, 0.5)
+    assert row[1:5] == (date(2024, 3, 2), "/trackings/get", 4, 2)
+    assert row[5] == {"200": 2, "429": 1, "no_response": 1}
+    assert row[6:] == (1, 1, 0.5)

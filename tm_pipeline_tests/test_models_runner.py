@@ -137,7 +137,7 @@ def test_checkpoint_times_are_wall_clock_without_zone(warehouse):
 
 
 def test_delivery_time_by_carrier_hand_computed(warehouse):
-    got = rows(warehouse, "select * from main.delivery_time_by_carrier order by carrier_code")
+    got = rows(warehouse, "select * exclude (account) from main.delivery_time_by_carrier order by carrier_code")
     assert got[1] == ("ups", 2, 0, None, None, None, None)
     carrier, shipments, delivered, mean, p50, p90, p95 = got[0]
     assert (carrier, shipments, delivered) == ("ems", 3, 2)
@@ -169,14 +169,16 @@ def test_delivery_time_by_week_only_counts_scanned_shipments(warehouse):
 
 
 def test_exception_rate_by_carrier(warehouse):
-    got = rows(warehouse, "select * from main.exception_rate_by_carrier order by carrier_code")
+    got = rows(warehouse, "select * exclude (account) from main.exception_rate_by_carrier order by carrier_code")
     assert got[0][:3] == ("ems", 3, 1) and got[0][4] == 1
     assert math.isclose(got[0][3], 1 / 3) and math.isclose(got[0][5], 1 / 3)
     assert got[1] == ("ups", 1, 0, 0.0, 1, 1.0)
 
 
 def test_exception_rate_by_destination(warehouse):
-    got = rows(warehouse, "select * from main.exception_rate_by_destination order by destination_country")
+    got = rows(
+        warehouse, "select * exclude (account) from main.exception_rate_by_destination order by destination_country"
+    )
     assert got == [
         ("France", 1, 0, 0.0, 1, 1.0),
         ("United States", 1, 0, 0.0, 0, 0.0),
@@ -185,7 +187,7 @@ def test_exception_rate_by_destination(warehouse):
 
 
 def test_exception_rate_by_week(warehouse):
-    got = rows(warehouse, "select * from main.exception_rate_by_week order by week_start")
+    got = rows(warehouse, "select * exclude (account) from main.exception_rate_by_week order by week_start")
     assert got[0][:5] == (date(2024, 2, 26), 3, 0, 0.0, 2) and math.isclose(got[0][5], 2 / 3)
     assert got[1] == (date(2024, 3, 4), 1, 1, 1.0, 0, 0.0)
 

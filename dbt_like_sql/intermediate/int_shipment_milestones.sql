@@ -1,10 +1,11 @@
-{{ config(materialized='incremental', unique_key='tracking_id', incremental_strategy='delete+insert') }}
--- One row per tracking: the first time each milestone was seen, over both legs. "First" is the
--- earliest courier-local time, not the position in the list. A tracking without checkpoints has a
--- row too (checkpoints 0, no times), so an incremental run replaces the row of a tracking whose new
--- version lost its checkpoints instead of keeping the old one.
+{{ config(materialized='incremental', unique_key=['account', 'tracking_id'], incremental_strategy='delete+insert') }}
+-- One row per tracking (account, tracking_id): the first time each milestone was seen, over both
+-- legs. "First" is the earliest courier-local time, not the position in the list. A tracking
+-- without checkpoints has a row too (checkpoints 0, no times), so an incremental run replaces the
+-- row of a tracking whose new version lost its checkpoints instead of keeping the old one.
 with milestones as (
     select
+        account,
         tracking_id,
         count(*) as checkpoints,
         min(checkpoint_at) as first_scan_at,
@@ -15,12 +16,13 @@ with milestones as (
         count(*) filter (where checkpoint_status = 'exception') > 0 as ever_exception
     from {{ ref('stg_checkpoints') }}
     {% if is_incremental() %}
-    where tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+    where (account, tracking_id) in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
     {% endif %}
-    group by tracking_id
+    group by account, tracking_id
 )
 
 select
+    trackings.account,
     trackings.tracking_id,
     coalesce(milestones.checkpoints, 0) as checkpoints,
     milestones.first_scan_at,
@@ -30,7 +32,14 @@ select
     milestones.first_exception_at,
     coalesce(milestones.ever_exception, false) as ever_exception
 from {{ ref('stg_trackings') }} as trackings
-left join milestones on milestones.tracking_id = trackings.tracking_id
+left join milestones
+    on milestones.account = trackings.account and milestones.tracking_id = trackings.tracking_id
 {% if is_incremental() %}
-where trackings.tracking_id in (select tracking_id from {{ source('raw', 'changed_trackings') }})
+where (trackings.account, trackings.tracking_id)
+    in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+{% endif %}
+{% if is_incremental() %}
+-- The merged rows in one order, whichever engine builds them (the runner or dbt-duckdb): sums of
+-- doubles over this table (the marts' averages) then add in the same order and agree to the bit.
+order by trackings.account, trackings.tracking_id
 {% endif %}

@@ -3,15 +3,16 @@
 -- risk (at most var('promise_at_risk_within_business_days') business days left) or overdue at the
 -- data's as-of time. Active shipments without a promise rule or without a scan are not counted.
 with judged as (
-    select carrier_code, active_promise_status
+    select account, carrier_code, active_promise_status
     from {{ ref('fct_shipment_journeys') }}
     where active_promise_status is not null
 )
 
 select
+    account,
     carrier_code,
     active_promise_status,
     count(*) as active_shipments,
-    cast(count(*) as double) / sum(count(*)) over (partition by carrier_code) as share_of_carrier
+    cast(count(*) as double) / sum(count(*)) over (partition by account, carrier_code) as share_of_carrier
 from judged
-group by carrier_code, active_promise_status
+group by account, carrier_code, active_promise_status

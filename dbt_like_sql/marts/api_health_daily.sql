@@ -3,6 +3,7 @@
 -- so a new code never changes the table's shape. error_share counts every call that was neither
 -- ok nor an empty result (4031), retried or not.
 select
+    account,
     requested_on as day,
     endpoint,
     count(*) as calls,
@@ -12,4 +13,4 @@ select
     count(*) filter (where is_retry) as retries,
     cast(count(*) filter (where outcome not in ('ok', 'empty')) as double) / count(*) as error_share
 from {{ ref('stg_api_calls') }}
-group by requested_on, endpoint
+group by account, requested_on, endpoint

@@ -5,6 +5,7 @@
 -- Means of fractional days add in tracking_id order: a float sum depends on its order, and
 -- this keeps every build (threads, dbt or the runner) bit-for-bit the same.
 select
+    account,
     carrier_code,
     cast(date_trunc('month', created_at_utc) as date) as created_month,
     count(*) as shipments,
@@ -24,4 +25,4 @@ select
     cast(count(*) filter (where is_never_scanned) as double) / count(*) as never_scanned_rate,
     cast(count(*) filter (where status = 'expired') as double) / count(*) as expired_rate
 from {{ ref('fct_shipment_journeys') }}
-group by carrier_code, created_month
+group by account, carrier_code, created_month

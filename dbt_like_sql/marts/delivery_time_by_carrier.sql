@@ -2,6 +2,7 @@
 -- Delivery time per carrier; shipments counts every tracking of the carrier, delivered only
 -- those with a delivery time, and the statistics are over delivery_days (NULLs ignored).
 select
+    account,
     carrier_code,
     count(*) as shipments,
     count(delivery_days) as delivered,
@@ -10,4 +11,4 @@ select
     quantile_cont(delivery_days, 0.9) as p90_delivery_days,
     quantile_cont(delivery_days, 0.95) as p95_delivery_days
 from {{ ref('fct_shipments') }}
-group by carrier_code
+group by account, carrier_code

@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Delivery time per lane (origin -> destination country); a missing country is its own NULL group.
 select
+    account,
     original_country,
     destination_country,
     count(*) as shipments,
@@ -10,4 +11,4 @@ select
     quantile_cont(delivery_days, 0.9) as p90_delivery_days,
     quantile_cont(delivery_days, 0.95) as p95_delivery_days
 from {{ ref('fct_shipments') }}
-group by original_country, destination_country
+group by account, original_country, destination_country

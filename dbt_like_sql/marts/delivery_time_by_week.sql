@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Delivery time per ISO week (Monday) of the first scan; shipments never scanned have no week.
 select
+    account,
     week_start,
     count(*) as shipments,
     count(delivery_days) as delivered,
@@ -10,4 +11,4 @@ select
     quantile_cont(delivery_days, 0.95) as p95_delivery_days
 from {{ ref('fct_shipments') }}
 where first_scan_at is not null
-group by week_start
+group by account, week_start

@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Exception rates per destination country over scanned shipments; missing destination is NULL.
 select
+    account,
     destination_country,
     count(*) as scanned_shipments,
     count(*) filter (where is_exception) as exception_shipments,
@@ -9,4 +10,4 @@ select
     cast(count(*) filter (where ever_exception) as double) / count(*) as ever_exception_rate
 from {{ ref('fct_shipments') }}
 where is_scanned
-group by destination_country
+group by account, destination_country

@@ -2,6 +2,7 @@
 -- Exception rates per ISO week (Monday) of the first scan, over scanned shipments whose
 -- checkpoint times could be read (a week needs a first_scan_at).
 select
+    account,
     week_start,
     count(*) as scanned_shipments,
     count(*) filter (where is_exception) as exception_shipments,
@@ -10,4 +11,4 @@ select
     cast(count(*) filter (where ever_exception) as double) / count(*) as ever_exception_rate
 from {{ ref('fct_shipments') }}
 where is_scanned and first_scan_at is not null
-group by week_start
+group by account, week_start

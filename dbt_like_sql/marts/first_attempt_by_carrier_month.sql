@@ -4,6 +4,7 @@
 -- failed attempt, a pickup-point notice or an exception was scanned after the first
 -- out-for-delivery and before the delivered scan (fct_shipment_journeys.delivery_attempt).
 select
+    account,
     carrier_code,
     delivered_month,
     count(*) as delivered_shipments,
@@ -14,4 +15,4 @@ select
     cast(count(*) filter (where delivery_attempt = 'first_attempt') as double) / count(*) as first_attempt_rate
 from {{ ref('fct_shipment_journeys') }}
 where delivered_month is not null
-group by carrier_code, delivered_month
+group by account, carrier_code, delivered_month

@@ -5,6 +5,7 @@
 -- Means of fractional days add in tracking_id order: a float sum depends on its order, and
 -- this keeps every build (threads, dbt or the runner) bit-for-bit the same.
 select
+    account,
     carrier_code,
     count(*) as shipments,
     count(pickup_days) as pickup_measured,
@@ -29,4 +30,4 @@ select
     quantile_cont(last_mile_business_days, 0.5) as p50_last_mile_business_days,
     quantile_cont(last_mile_business_days, 0.9) as p90_last_mile_business_days
 from {{ ref('fct_shipment_journeys') }}
-group by carrier_code
+group by account, carrier_code

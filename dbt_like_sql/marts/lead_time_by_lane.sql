@@ -6,6 +6,7 @@
 -- Means of fractional days add in tracking_id order: a float sum depends on its order, and
 -- this keeps every build (threads, dbt or the runner) bit-for-bit the same.
 select
+    account,
     carrier_code,
     original_country,
     destination_country,
@@ -32,4 +33,4 @@ select
     quantile_cont(last_mile_business_days, 0.5) as p50_last_mile_business_days,
     quantile_cont(last_mile_business_days, 0.9) as p90_last_mile_business_days
 from {{ ref('fct_shipment_journeys') }}
-group by carrier_code, original_country, destination_country
+group by account, carrier_code, original_country, destination_country

@@ -3,6 +3,7 @@
 -- delivery: early, on time or late by transit business days. Shipments without a promise rule
 -- are counted in delivered_shipments only; on_time_rate = (early + on_time) / promised_shipments.
 select
+    account,
     carrier_code,
     delivered_month,
     count(*) as delivered_shipments,
@@ -14,4 +15,4 @@ select
         / nullif(count(delivery_promise_status), 0) as on_time_rate
 from {{ ref('fct_shipment_journeys') }}
 where delivered_month is not null
-group by carrier_code, delivered_month
+group by account, carrier_code, delivered_month

@@ -2,6 +2,7 @@
 -- Numbers that never got a scan (often the wrong carrier picked) and numbers TrackingMore gave up
 -- on (status expired), per carrier, over every tracking of the carrier.
 select
+    account,
     carrier_code,
     count(*) as shipments,
     count(*) filter (where is_never_scanned) as never_scanned,
@@ -9,4 +10,4 @@ select
     count(*) filter (where status = 'expired') as expired,
     cast(count(*) filter (where status = 'expired') as double) / count(*) as expired_rate
 from {{ ref('fct_shipment_journeys') }}
-group by carrier_code
+group by account, carrier_code

@@ -3,6 +3,7 @@
 -- expired) whose newest checkpoint is at least var('stuck_after_days') days older than the data's
 -- as-of time (the newest updated_at TrackingMore reported), longest silence first.
 select
+    account,
     tracking_id,
     tracking_number,
     carrier_code,
@@ -14,4 +15,4 @@ select
     data_as_of
 from {{ ref('fct_shipment_journeys') }}
 where is_stuck
-order by days_since_last_checkpoint desc, tracking_id
+order by days_since_last_checkpoint desc, account, tracking_id

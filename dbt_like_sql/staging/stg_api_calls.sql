@@ -5,6 +5,7 @@
 -- version was recorded are v2), the same table the extractor acts on; its words are
 -- tm_pipeline/contracts/outcomes.py (a test reads this file and fails on any other word).
 select
+    calls.account,
     calls.run_id,
     calls.extraction_id,
     calls.window_key,

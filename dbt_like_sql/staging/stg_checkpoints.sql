@@ -3,6 +3,7 @@
 -- between date and time); we parse them all and keep the wall-clock time as written (TIMESTAMP,
 -- no zone): there is nothing to convert from.
 select
+    account,
     tracking_id,
     leg,
     position,

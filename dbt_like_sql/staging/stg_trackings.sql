@@ -2,6 +2,7 @@
 -- One row per tracking as last loaded. Status is normalised here (lower, trimmed) because the API
 -- sends mixed case; an empty destination means "unknown" and becomes NULL so lanes group cleanly.
 select
+    account,
     tracking_id,
     tracking_number,
     carrier_code,

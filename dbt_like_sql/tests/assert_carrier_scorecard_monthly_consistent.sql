@@ -1,10 +1,10 @@
 -- carrier_scorecard_monthly: one row per carrier and month, counts within the cohort, rates between 0 and 1.
 {{ config(severity='error') }}
 with grain as (
-    select count(*) over (partition by carrier_code, created_month) as occurrences, *
+    select count(*) over (partition by account, carrier_code, created_month) as occurrences, *
     from {{ ref('carrier_scorecard_monthly') }}
 )
-select carrier_code, created_month, occurrences, shipments, delivered, stuck
+select account, carrier_code, created_month, occurrences, shipments, delivered, stuck
 from grain
 where occurrences > 1
     or delivered > shipments

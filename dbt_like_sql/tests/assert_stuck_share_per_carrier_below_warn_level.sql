@@ -4,15 +4,17 @@
 {{ config(severity='warn') }}
 with shares as (
     select
+        account,
         carrier_code,
         sum(active_shipments) as active_shipments,
         sum(stuck_shipments) as stuck_shipments,
         cast(sum(stuck_shipments) as double) / sum(active_shipments) as stuck_share
     from {{ ref('stuck_share_by_carrier_status') }}
-    group by carrier_code
+    group by account, carrier_code
 )
 
 select
+    shares.account,
     shares.carrier_code,
     shares.active_shipments,
     shares.stuck_shipments,
@@ -21,7 +23,7 @@ select
     (
         select string_agg(stuck.tracking_number, ', ' order by stuck.days_since_last_checkpoint desc, stuck.tracking_id)
         from {{ ref('stuck_shipments') }} as stuck
-        where stuck.carrier_code = shares.carrier_code
+        where stuck.account = shares.account and stuck.carrier_code = shares.carrier_code
     ) as stuck_tracking_numbers
 from shares
 where shares.stuck_share > {{ var('stuck_share_warn_above') }}

@@ -1,6 +1,6 @@
 """The load's contract with the models, written without a lake, for model benchmarks and tests.
 
-The load step writes `raw.changed_trackings(tracking_id)` (the trackings whose winning row changed
+The load step writes `raw.changed_trackings(account, tracking_id)` (the trackings whose winning row changed
 in a load; every tracking after a full load) and a one-row `raw.load_info(mode, loaded_at, ...)`
 (load/bookkeeping.py). A benchmark or test that edits `raw.*` directly, with no lake behind it,
 writes both here from the difference between the raw tables before and after the change:
@@ -19,14 +19,15 @@ FINGERPRINTS = "raw_fingerprints_before_load"
 # the order rows were stored in does not matter).
 _FINGERPRINT_SQL = """
     select
+        trackings.account,
         trackings.tracking_id,
         hash(trackings, checkpoints.row_hashes) as fingerprint
     from raw.trackings as trackings
     left join (
-        select tracking_id, list_sort(list(hash(checkpoint))) as row_hashes
+        select account, tracking_id, list_sort(list(hash(checkpoint))) as row_hashes
         from raw.checkpoints as checkpoint
-        group by tracking_id
-    ) as checkpoints on checkpoints.tracking_id = trackings.tracking_id
+        group by account, tracking_id
+    ) as checkpoints on checkpoints.account = trackings.account and checkpoints.tracking_id = trackings.tracking_id
 """
 
 
@@ -43,11 +44,12 @@ def record_load(connection: duckdb.DuckDBPyConnection, mode: str, loaded_at: dat
     if mode not in ("full", "incremental"):
         raise ValueError(f"load mode must be 'full' or 'incremental', got {mode!r}")
     if mode == "full":
-        changed = "select tracking_id from raw.trackings"
+        changed = "select account, tracking_id from raw.trackings"
     else:
         changed = f"""
-            select now.tracking_id from ({_FINGERPRINT_SQL}) as now
-            left join {FINGERPRINTS} as before on before.tracking_id = now.tracking_id
+            select now.account, now.tracking_id from ({_FINGERPRINT_SQL}) as now
+            left join {FINGERPRINTS} as before
+                on before.account = now.account and before.tracking_id = now.tracking_id
             where before.fingerprint is distinct from now.fingerprint
         """
     connection.execute("create or replace table raw.changed_trackings as " + changed)

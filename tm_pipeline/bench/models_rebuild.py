@@ -57,7 +57,7 @@ def change_trackings(connection: duckdb.DuckDBPyConnection, changed: int) -> Non
         f"where tracking_id in (select tracking_id from bench_picked where n <= {updated})"
     )
     connection.execute(
-        "insert into raw.checkpoints by name select tracking_id, 'destination' as leg, 10000 as position, "
+        "insert into raw.checkpoints by name select account, tracking_id, 'destination' as leg, 10000 as position, "
         "'2024-06-01 08:00:00' as checkpoint_date, status as checkpoint_status, 'event' as status_description, "
         "'' as details from raw.trackings "
         f"where tracking_id in (select tracking_id from bench_picked where n <= {updated})"

@@ -23,8 +23,8 @@ from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 from tm_pipeline.extract.run import MAX_PAGE_LIMIT
 
 SECTIONS = (
-    "pacing", "v4_pacing", "soak", "throughput", "correctness", "memory", "models", "scheduled", "webhooks",
-    "compaction", "incremental", "incremental_10m",
+    "pacing", "v4_pacing", "accounts", "soak", "throughput", "correctness", "memory", "models", "scheduled",
+    "webhooks", "compaction", "incremental", "incremental_10m",
 )
 # Run by default; incremental_10m (a 10M-tracking account, long) only when asked for with --only.
 DEFAULT_SECTIONS = tuple(section for section in SECTIONS if section != "incremental_10m")
@@ -153,6 +153,10 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.v4_pacing import bench_v4_pacing
 
         results["v4_pacing"] = bench_v4_pacing(pages * 10, log)
+    if "accounts" in sections:
+        from tm_pipeline.bench.accounts import bench_accounts
+
+        results["accounts"] = bench_accounts(pages, log)
     if "soak" in sections:
         results["soak"] = bench_soak(soak_runs, log)
     if "throughput" in sections:

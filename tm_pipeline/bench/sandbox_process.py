@@ -25,8 +25,10 @@ def sandbox_process(
     `extra_args` are more `tm-pipeline sandbox` flags, e.g. ("--strict",)."""
     command = [
         sys.executable, "-u", "-m", "tm_pipeline.cli", "sandbox", "--port", "0", "--trackings", str(trackings),
-        "--seed", str(seed), "--api-key", BENCH_KEY, "--list-rate", str(list_rate_per_s), *extra_args,
+        "--seed", str(seed), "--list-rate", str(list_rate_per_s), *extra_args,
     ]
+    if "--api-key" not in extra_args:
+        command[command.index("--list-rate"):command.index("--list-rate")] = ["--api-key", BENCH_KEY]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base_url = None

@@ -67,11 +67,15 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def mart_mismatches(
-    connection: duckdb.DuckDBPyConnection, mart: str, expected_rows: list[dict[str, Any]]
+    connection: duckdb.DuckDBPyConnection, mart: str, expected_rows: list[dict[str, Any]], account: str | None = None
 ) -> list[str]:
-    """Human-readable differences between `main.<mart>` and the expected rows; empty when equal."""
+    """Human-readable differences between `main.<mart>` (only `account`'s rows when given) and the
+    expected rows; empty when equal."""
     groups = MART_GROUPS[mart]
-    cursor = connection.execute(f"SELECT * FROM main.{mart}")
+    if account is None:
+        cursor = connection.execute(f"SELECT * FROM main.{mart}")
+    else:
+        cursor = connection.execute(f"SELECT * FROM main.{mart} WHERE account = ?", [account])
     names = [column[0] for column in cursor.description]
     actual = {}
     for row in cursor.fetchall():

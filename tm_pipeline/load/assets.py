@@ -15,14 +15,14 @@ import dagster as dg
 
 from tm_pipeline.contracts.dagster_columns import column_schema
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
-from tm_pipeline.extract.ledger import LEDGER_SCHEMA
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, ACCOUNT_LAKES
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, LakeProblem
 from tm_pipeline.landing.lake import Lake
 from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.raw_tables import (
     CHECKPOINTS_SCHEMA,
+    RAW_API_CALLS_SCHEMA,
     RAW_TRACKINGS_SCHEMA,
     STATUS_CODES_SCHEMA,
     status_codes_table,
@@ -41,10 +41,17 @@ RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 # partition is, by design, and `eager()` waits for all of a dependency's partitions. A day that
 # is backfilled still counts as an update and triggers the load. Pushes never sealed (no webhook
 # receiver) do not count as missing either.
+# Every configured account's lake feeds the one load; pushes land in the default account's lake.
+LAKE_TRACKINGS_KEYS = [
+    *(key for part in ACCOUNT_EXTRACTS for key in (part.trackings_key, part.backfill_key)), LAKE_PUSHES
+]
+LAKE_API_CALLS_KEYS = [key for part in ACCOUNT_EXTRACTS for key in (part.api_calls_key, part.backfill_key)]
+LAKE_BACKFILL_KEYS = [part.backfill_key for part in ACCOUNT_EXTRACTS]
 FOLLOWS_THE_LAKE = dg.AutomationCondition.eager().replace(
     "any_deps_missing",
-    dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(LAKE_BACKFILL, LAKE_PUSHES)),
+    dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*LAKE_BACKFILL_KEYS, LAKE_PUSHES)),
 )
+
 
 class LoadConfig(dg.Config):
     full_load: bool = False  # rebuild raw.* from the whole lake, re-hashing every file (`sync --full-load`)
@@ -67,7 +74,7 @@ LEDGER_ADVICE = (
     specs=[
         dg.AssetSpec(
             RAW_TRACKINGS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
+            deps=LAKE_TRACKINGS_KEYS,
             description="One row per tracking (the latest state wins), typed columns; the original JSON is "
             "in the view raw.tracking_json over the Parquet lake.",
             kinds={"duckdb"},
@@ -76,7 +83,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_CHECKPOINTS,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
+            deps=LAKE_TRACKINGS_KEYS,
             description="One row per scan event, unnested from origin_info/destination_info.trackinfo.",
             kinds={"duckdb"},
             metadata={"dagster/column_schema": column_schema(CHECKPOINTS_SCHEMA)},
@@ -84,10 +91,10 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_API_CALLS,
-            deps=[LAKE_API_CALLS, LAKE_BACKFILL],
+            deps=LAKE_API_CALLS_KEYS,
             description="The ledger of every HTTP attempt, for the API status checks and api_health_daily.",
             kinds={"duckdb"},
-            metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
+            metadata={"dagster/column_schema": column_schema(RAW_API_CALLS_SCHEMA)},
             automation_condition=FOLLOWS_THE_LAKE,
         ),
         dg.AssetSpec(
@@ -99,7 +106,7 @@ LEDGER_ADVICE = (
         ),
         dg.AssetSpec(
             RAW_QUARANTINE,
-            deps=[LAKE_TRACKINGS, LAKE_BACKFILL, LAKE_PUSHES],
+            deps=LAKE_TRACKINGS_KEYS,
             description="List items that could not be typed (no id, wrong types, not an object, lone surrogates): "
             "where they came from, why, and their original bytes.",
             kinds={"duckdb"},
@@ -123,11 +130,18 @@ LEDGER_ADVICE = (
 def warehouse_raw_tables(
     context: dg.AssetExecutionContext, config: LoadConfig, lake: LakeResource, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-    store, remote_strays = lake.lake_for_load(context.log.info)  # a remote lake: its verified local mirror
-    named = lake.lake()  # files are named where they live (s3://... for a remote lake), not in the mirror
+    # Each account's lake as DuckDB reads it (a remote lake: its verified local mirror).
+    lakes, remote_strays = [], []
+    for account, prefix in ACCOUNT_LAKES:
+        store, strays = lake.lake_for_load(context.log.info, prefix)
+        lakes.append((account, prefix, store))
+        remote_strays += [f"{prefix}/{stray}" if prefix else stray for stray in strays]
+    # Files are named where they live (s3://... for a remote lake), not in the mirror, and relative
+    # to the top lake (`account=<name>/...` for a named account).
+    named = lake.lake()
     summary = build_rebuilding_if_corrupt(
         warehouse.build_file,
-        lambda connection: load_warehouse(connection, store, config.full_load, context.log),
+        lambda connection: load_warehouse(connection, lakes, config.full_load, context.log),
         context.log,
         warehouse.limits,
     )

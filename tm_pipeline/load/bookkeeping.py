@@ -20,14 +20,18 @@ import pyarrow as pa
 from tm_pipeline.landing.integrity import KnownFile
 
 # Raised when what the bookkeeping means changes: a build file with another format is rebuilt in full.
-LOAD_FORMAT = 2  # 2: load_info counts the rows deleted since the last vacuum
+# 2: load_info counts the rows deleted since the last vacuum; 3: raw.* carry `account` and files are
+# named relative to the top lake (`account=<name>/...` for a named account's lake).
+LOAD_FORMAT = 3
 
 FULL, INCREMENTAL = "full", "incremental"
 TRACKINGS, API_CALLS, QUARANTINE = "trackings", "api_calls", "quarantine"
 
 LOADED_FILES_SCHEMA = pa.schema(
     [
-        pa.field("file", pa.string()),  # lake-relative, as the manifests and the integrity checks name it
+        # relative to the top lake: as the default account's manifests name it, `account=<name>/...` for
+        # a named account's file (the accounts' lakes may hold the same relative paths)
+        pa.field("file", pa.string()),
         pa.field("kind", pa.string()),  # trackings | api_calls | quarantine
         pa.field("extraction_id", pa.string()),  # the manifest that lists it
         pa.field("sha256", pa.string()),  # as committed and verified; null for format-1 ledger folders

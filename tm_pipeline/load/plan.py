@@ -14,31 +14,41 @@ A compaction of extractions all loaded already is no change at all: its parts ar
 loaded (their rows are the same rows) and the compacted extractions' files leave the record.
 Compaction manifests (landing/compaction.py) say `kind: "compaction"` and `compacts`, and mark
 what they compacted `status: "compacted"`.
+
+Every account has its own lake (load/accounts.py): files are named relative to the top lake
+(`account=<name>/trackings/...` for a named account), so the record tells the accounts' files
+apart, and a compaction is matched against the extractions of its own account's lake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tm_pipeline.landing.integrity import CommittedFile, LakeAudit
-from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.accounts import AccountLake
 from tm_pipeline.load.bookkeeping import API_CALLS, FULL, INCREMENTAL, QUARANTINE, TRACKINGS, LoadedFile
 
 COMPACTION_KIND, COMPACTED = "compaction", "compacted"
+
+
+# A lake file with the account lake it lies in.
+AccountFile = tuple[AccountLake, Path]
 
 
 @dataclass
 class LoadPlan:
     mode: str  # full | incremental
     full_reason: str  # "" for an incremental load
-    new_files: dict[str, list[Path]] = field(default_factory=dict)  # kind -> files to read now
-    already_loaded: dict[str, list[Path]] = field(default_factory=dict)  # kind -> compaction parts of loaded rows
-    retired: list[str] = field(default_factory=list)  # lake-relative files that left the record
+    new_files: dict[str, list[AccountFile]] = field(default_factory=dict)  # kind -> files to read now
+    # kind -> compaction parts of loaded rows
+    already_loaded: dict[str, list[AccountFile]] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)  # top-relative files that left the record
     # Loaded files written since (same bytes, as their hash proved): recorded again, so they are not hashed every run.
-    rewritten: dict[str, list[Path]] = field(default_factory=dict)
+    rewritten: dict[str, list[AccountFile]] = field(default_factory=dict)
 
-    def files(self, kind: str) -> list[Path]:
+    def files(self, kind: str) -> list[AccountFile]:
         return self.new_files.get(kind, [])
 
     @property
@@ -48,6 +58,15 @@ class LoadPlan:
 
 def verified_files(audit: LakeAudit) -> dict[str, list[Path]]:
     return {TRACKINGS: audit.trackings_files, API_CALLS: audit.api_calls_files, QUARANTINE: audit.quarantine_files}
+
+
+def accounts_verified_files(accounts: Sequence[AccountLake]) -> dict[str, list[AccountFile]]:
+    """Every account's verified files by kind, each with its account lake."""
+    files: dict[str, list[AccountFile]] = {TRACKINGS: [], API_CALLS: [], QUARANTINE: []}
+    for part in accounts:
+        for kind, paths in verified_files(part.audit).items():
+            files[kind] += [(part, path) for path in paths]
+    return files
 
 
 def extraction_of(audit: LakeAudit, path: Path) -> CommittedFile:
@@ -67,57 +86,73 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return on_disk.st_size, on_disk.st_mtime_ns
 
 
-def full_plan(audit: LakeAudit, reason: str) -> LoadPlan:
-    return LoadPlan(FULL, reason, new_files=verified_files(audit))
+def full_plan(accounts: Sequence[AccountLake], reason: str) -> LoadPlan:
+    return LoadPlan(FULL, reason, new_files=accounts_verified_files(accounts))
 
 
-def plan_load(lake: Lake, audit: LakeAudit, loaded: dict[str, LoadedFile] | None, full_load: bool) -> LoadPlan:
-    """Full or incremental, and which files; see the module docstring for what forces a full rebuild."""
+def plan_load(
+    accounts: Sequence[AccountLake], loaded: dict[str, LoadedFile] | None, full_load: bool
+) -> LoadPlan:
+    """Full or incremental, and which files; see the module docstring for what forces a full rebuild.
+
+    `loaded` is keyed by top-relative name (AccountLake.name)."""
     if full_load:
-        return full_plan(audit, "a full load was asked for (--full-load or run config full_load)")
+        return full_plan(accounts, "a full load was asked for (--full-load or run config full_load)")
     if loaded is None:
         return full_plan(
-            audit, "the build file has no record of loaded files (first load, a lost or rebuilt build file, "
+            accounts, "the build file has no record of loaded files (first load, a lost or rebuilt build file, "
             "or one written by an older version)"
         )
-    compacted = {m.extraction_id for m in audit.manifests if m.status == COMPACTED}
+    # Extraction ids are per account lake: compactions and what they compacted are keyed by account.
+    compacted = {(part.account, m.extraction_id) for part in accounts for m in part.audit.manifests
+                 if m.status == COMPACTED}
     compactions = {
-        m.extraction_id: set(getattr(m, "compacts", None) or ())
-        for m in audit.manifests if getattr(m, "kind", None) == COMPACTION_KIND
+        (part.account, m.extraction_id): set(getattr(m, "compacts", None) or ())
+        for part in accounts for m in part.audit.manifests if getattr(m, "kind", None) == COMPACTION_KIND
     }
-    verified = {lake.relative(path): path for files in verified_files(audit).values() for path in files}
-    vanished = sorted(f for f, record in loaded.items() if f not in verified and record.extraction_id not in compacted)
+    all_files = accounts_verified_files(accounts)
+    verified = {part.name(path) for files in all_files.values() for part, path in files}
+
+    def account_of(name: str) -> str:
+        return next((part.account for part in accounts if part.owns(name)), "")
+
+    vanished = sorted(
+        f for f, record in loaded.items()
+        if f not in verified and (account_of(f), record.extraction_id) not in compacted
+    )
     if vanished:
         return full_plan(
-            audit, f"{len(vanished)} loaded file(s) are no longer in the verified lake (replaced by a repair or "
-            f"a re-run partition, lost, or changed), e.g. {vanished[0]}"
+            accounts, f"{len(vanished)} loaded file(s) are no longer in the verified lake (replaced by a repair, "
+            f"a re-run partition or a removed account, lost, or changed), e.g. {vanished[0]}"
         )
-    loaded_extractions = {record.extraction_id for record in loaded.values()}
+    loaded_extractions = {(account_of(f), record.extraction_id) for f, record in loaded.items()}
     plan = LoadPlan(INCREMENTAL, "")
-    absorbed: set[str] = set()  # extractions whose rows a loaded compaction now holds
-    for kind, files in verified_files(audit).items():
-        for path in files:
-            if lake.relative(path) in loaded:
+    absorbed: set[tuple[str, str]] = set()  # (account, extraction) whose rows a loaded compaction now holds
+    for kind, files in all_files.items():
+        for part, path in files:
+            if part.name(path) in loaded:
                 continue
-            extraction_id = extraction_of(audit, path).extraction_id
-            if extraction_id in compactions:
-                missing = sorted(compactions[extraction_id] - loaded_extractions)
+            extraction_id = extraction_of(part.audit, path).extraction_id
+            if (part.account, extraction_id) in compactions:
+                members = compactions[(part.account, extraction_id)]
+                missing = sorted(m for m in members if (part.account, m) not in loaded_extractions)
                 if missing:
                     return full_plan(
-                        audit, f"compaction {extraction_id} holds extractions this warehouse never loaded, "
-                        f"e.g. {missing[0]}"
+                        accounts, f"compaction {extraction_id} of account {part.account} holds extractions this "
+                        f"warehouse never loaded, e.g. {missing[0]}"
                     )
-                plan.already_loaded.setdefault(kind, []).append(path)
-                absorbed |= compactions[extraction_id]
+                plan.already_loaded.setdefault(kind, []).append((part, path))
+                absorbed |= {(part.account, member) for member in members}
                 continue
-            plan.new_files.setdefault(kind, []).append(path)
-    for kind, files in verified_files(audit).items():
-        for path in files:
-            record = loaded.get(lake.relative(path))
+            plan.new_files.setdefault(kind, []).append((part, path))
+    for kind, files in all_files.items():
+        for part, path in files:
+            record = loaded.get(part.name(path))
             if record is not None and _stat(path) not in (None, (record.size_bytes, record.mtime_ns)):
-                plan.rewritten.setdefault(kind, []).append(path)
+                plan.rewritten.setdefault(kind, []).append((part, path))
     plan.retired = sorted(
         f for f, record in loaded.items()
-        if record.extraction_id in absorbed or (record.extraction_id in compacted and f not in verified)
+        if (account_of(f), record.extraction_id) in absorbed
+        or ((account_of(f), record.extraction_id) in compacted and f not in verified)
     )
     return plan

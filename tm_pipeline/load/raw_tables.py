@@ -11,6 +11,9 @@ column the models never read (README, Benchmarks, has the figures).
 
 Only the files the manifests list, verified (tm_pipeline/landing/integrity.py), are read: never a
 glob of whatever happens to be in the folders.
+
+Every configured account's lake is read (load/accounts.py); each row carries its `account`, taken
+from the lake its file lies in, and a tracking is one per (account, tracking_id).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from tm_pipeline.accounts import DEFAULT_ACCOUNT
 from tm_pipeline.api.endpoints import LIST_ENDPOINTS
 from tm_pipeline.contracts.fields import described
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
@@ -30,21 +34,29 @@ from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
 from tm_pipeline.landing.integrity import LakeAudit, audit_lake
 from tm_pipeline.landing.lake import Lake
+from tm_pipeline.load.accounts import AccountLake, account_rows_source, merged_audit, with_account
 from tm_pipeline.load.bookkeeping import (
+    API_CALLS,
     FULL,
+    QUARANTINE,
+    TRACKINGS,
     LoadedFile,
     replace_loaded_files,
     write_load_info,
 )
 from tm_pipeline.load.checkpoint_keys import LEGS_TYPE, MILESTONE_COLUMNS, checkpoint_columns, leg_columns
-from tm_pipeline.load.plan import extraction_of, verified_files
+from tm_pipeline.load.plan import AccountFile, accounts_verified_files, extraction_of
 
-# raw.trackings: the landed columns but the JSON, which stays in the lake (raw.tracking_json).
-RAW_TRACKINGS_SCHEMA = TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json"))
+# raw.trackings: the account, then the landed columns but the JSON, which stays in the lake (raw.tracking_json).
+RAW_TRACKINGS_SCHEMA = with_account(TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json")))
+
+# raw.api_calls: the account, then the ledger's columns.
+RAW_API_CALLS_SCHEMA = with_account(LEDGER_SCHEMA)
 
 # The shape of raw.checkpoints, produced by _CHECKPOINTS_SQL below.
 CHECKPOINTS_SCHEMA = pa.schema(
     [
+        described("account", pa.string(), "The TrackingMore account (configured name) of the tracking."),
         described("tracking_id", pa.string(), "The tracking the scan event belongs to."),
         described("leg", pa.string(), "'origin' (origin_info) or 'destination' (destination_info)."),
         described("position", pa.int32(), "Index in trackinfo as sent; 0 is the first, which the API orders newest."),
@@ -79,49 +91,54 @@ WINNER_ORDER = "updated_at DESC NULLS LAST, fetched_at DESC, page DESC, extracti
 _TRACKINGS_SQL = f"""
 CREATE OR REPLACE TABLE raw.trackings AS
 WITH winners AS (
-    SELECT tracking_id, extraction_id, page FROM {{source}}
-    QUALIFY row_number() OVER (PARTITION BY tracking_id ORDER BY {WINNER_ORDER}) = 1
+    SELECT account, tracking_id, extraction_id, page FROM {{source}}
+    QUALIFY row_number() OVER (PARTITION BY account, tracking_id ORDER BY {WINNER_ORDER}) = 1
 )
 SELECT landed.* EXCLUDE (raw_json) FROM {{source}} AS landed
 SEMI JOIN winners
-    ON landed.tracking_id = winners.tracking_id
+    ON landed.account = winners.account
+    AND landed.tracking_id = winners.tracking_id
     AND landed.extraction_id = winners.extraction_id
     AND landed.page = winners.page
 """
 
-_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, NULL::INTEGER AS page, " \
+_NO_TRACKINGS = "(SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS tracking_id, NULL::VARCHAR AS extraction_id, " \
+    "NULL::INTEGER AS page, " \
     "NULL::VARCHAR AS raw_json WHERE false)"
 
 # Rows count only from the files raw.loaded_files records (page files, or the compaction parts that
 # replaced them): a stray copy elsewhere, or a compacted page not deleted yet, never doubles a tracking.
+# One per account lake; {root} is the top lake's folder, as raw.loaded_files names files relative to it.
 _LOADED_PAGE_ROWS = """(
-    SELECT * FROM read_parquet('{glob}', union_by_name = true, filename = true, hive_partitioning = false)
+    SELECT {account} AS account, *
+    FROM read_parquet('{glob}', union_by_name = true, filename = true, hive_partitioning = false)
     WHERE filename IN (SELECT '{root}/' || file FROM raw.loaded_files WHERE kind = 'trackings')
 )"""
 
 # The latest JSON of every tracking, read from the lake where it is stored.
 _TRACKING_JSON_SQL = """
-SELECT landed.tracking_id, landed.raw_json FROM {source} AS landed
+SELECT landed.account, landed.tracking_id, landed.raw_json FROM {source} AS landed
 SEMI JOIN raw.trackings AS kept
-    ON landed.tracking_id = kept.tracking_id AND landed.extraction_id = kept.extraction_id AND landed.page = kept.page
+    ON landed.account = kept.account AND landed.tracking_id = kept.tracking_id
+    AND landed.extraction_id = kept.extraction_id AND landed.page = kept.page
 """
 
 # Each item's JSON is parsed once for both legs; absent or null legs simply yield no rows.
-# {json_rows} is a query of (tracking_id, raw_json): the winners' JSON.
+# {json_rows} is a query of (account, tracking_id, raw_json): the winners' JSON.
 CHECKPOINTS_SELECT = f"""
 WITH parsed AS (
-    SELECT tracking_id, json_transform(raw_json, '{LEGS_TYPE}') AS legs FROM ({{json_rows}})
+    SELECT account, tracking_id, json_transform(raw_json, '{LEGS_TYPE}') AS legs FROM ({{json_rows}})
 ), by_leg AS (
-    SELECT tracking_id, 'origin' AS leg, {leg_columns("origin_info")} FROM parsed
+    SELECT account, tracking_id, 'origin' AS leg, {leg_columns("origin_info")} FROM parsed
     UNION ALL
-    SELECT tracking_id, 'destination' AS leg, {leg_columns("destination_info")} FROM parsed
+    SELECT account, tracking_id, 'destination' AS leg, {leg_columns("destination_info")} FROM parsed
 ), checkpoints AS (
-    SELECT tracking_id, leg{MILESTONE_COLUMNS},
+    SELECT account, tracking_id, leg{MILESTONE_COLUMNS},
            (generate_subscripts(trackinfo, 1) - 1)::INTEGER AS position,
            unnest(trackinfo) AS checkpoint
     FROM by_leg
 )
-SELECT tracking_id, leg, position,
+SELECT account, tracking_id, leg, position,
        {checkpoint_columns()}
 FROM checkpoints
 """
@@ -172,79 +189,106 @@ class LoadSummary:
         return self.rows_landed - self.trackings_changed
 
 
-def source(connection: duckdb.DuckDBPyConnection, files: Sequence[Path], schema: pa.Schema, name: str) -> str:
-    """A FROM-clause for exactly these lake files, or for an empty table of the right shape when there are none."""
-    if files:
-        quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-        # Not hive-partitioned: the folder names (window=, extraction=, compaction=) are not columns.
-        return f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
-    connection.register(name, schema.empty_table())
-    return name
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def loaded_records(lake: Lake, audit: LakeAudit, files: dict[str, list[Path]]) -> list[LoadedFile]:
-    """How raw.loaded_files records `files` (by kind): as committed, with their size and mtime now."""
+def source(connection: duckdb.DuckDBPyConnection, files: Sequence[AccountFile], schema: pa.Schema, name: str) -> str:
+    """A FROM-clause for exactly these lake files with each row's `account` first, or for an empty
+    table of the right shape when there are none."""
+    by_account: dict[str, list[Path]] = {}
+    for part, path in files:
+        by_account.setdefault(part.account, []).append(path)
+    return account_rows_source(connection, list(by_account.items()), schema, name)
+
+
+def loaded_records(files: dict[str, list[AccountFile]]) -> list[LoadedFile]:
+    """How raw.loaded_files records `files` (by kind): named relative to the top lake, as committed,
+    with their size and mtime now."""
     records = []
     for kind, paths in files.items():
-        for path in paths:
-            committed = extraction_of(audit, path)
+        for part, path in paths:
+            committed = extraction_of(part.audit, path)
             found = path.stat()
             records.append(
                 LoadedFile(
-                    lake.relative(path), kind, committed.extraction_id, committed.sha256, committed.rows,
+                    part.name(path), kind, committed.extraction_id, committed.sha256, committed.rows,
                     found.st_size, found.st_mtime_ns,
                 )
             )
     return records
 
 
-def create_tracking_json_view(connection: duckdb.DuckDBPyConnection, lake: Lake, any_trackings: bool) -> None:
-    """raw.tracking_json: the winners' JSON, read from the lake where it is stored.
+def create_tracking_json_view(connection: duckdb.DuckDBPyConnection, accounts: Sequence[AccountLake]) -> None:
+    """raw.tracking_json: the winners' JSON, read from the account lakes where it is stored.
 
     A view outlives this connection, so over an empty lake it cannot read a registered empty table.
     It reads the folders, not a list of files: a partition re-run deletes its earlier pages before
-    the next load, and a view naming them would fail until then. Creating it reads the footer of
-    every page file, so a view that already reads this lake is kept."""
-    json_source = _NO_TRACKINGS
-    if any_trackings:
-        json_source = _LOADED_PAGE_ROWS.replace("{glob}", lake.trackings_glob.replace("'", "''")).replace(
-            "{root}", str(lake.root).replace("'", "''")
-        )
+    the next load, and a view naming them would fail until then. An account lake without trackings
+    files is left out (a glob matching nothing is an error). Creating it reads the footer of every
+    page file, so a view that already reads these lakes is kept."""
+    with_trackings = [part for part in accounts if part.audit.trackings_files]
+    json_sources = [
+        _LOADED_PAGE_ROWS.replace("{glob}", part.lake.trackings_glob.replace("'", "''"))
+        .replace("{root}", str(part.top_root).replace("'", "''"))
+        .replace("{account}", sql_text(part.account))
+        for part in with_trackings
+    ]
+    json_source = "(" + " UNION ALL BY NAME ".join(json_sources) + ")" if json_sources else _NO_TRACKINGS
     wanted = _TRACKING_JSON_SQL.replace("{source}", json_source)
     existing = connection.execute(
         "SELECT sql FROM duckdb_views() WHERE schema_name = 'raw' AND view_name = 'tracking_json' "
         "AND database_name = current_database()"
     ).fetchall()
-    # DuckDB stores a view's SQL normalised, so it is recognised by the lake it reads and the record it filters on.
-    if existing and any_trackings and all(part in existing[0][0] for part in (lake.trackings_glob, "loaded_files")):
+    # DuckDB stores a view's SQL normalised, so it is recognised by the lakes it reads and the record it filters on.
+    if (
+        existing and with_trackings and "loaded_files" in existing[0][0]
+        and existing[0][0].count("read_parquet") == len(with_trackings)
+        and all(part.lake.trackings_glob in existing[0][0] for part in with_trackings)
+    ):
         return
     connection.execute("DROP VIEW IF EXISTS raw.tracking_json")
     connection.execute(f"CREATE VIEW raw.tracking_json AS {wanted}")
 
 
+def single_account(lake: Lake, audit: LakeAudit | None = None) -> list[AccountLake]:
+    """The one default account of a lake without accounts (tests, tools that load one lake)."""
+    return [AccountLake(DEFAULT_ACCOUNT, lake, audit if audit is not None else audit_lake(lake))]
+
+
 def load_raw_tables(
-    connection: duckdb.DuckDBPyConnection, lake: Lake, audit: LakeAudit | None = None, full_reason: str = ""
+    connection: duckdb.DuckDBPyConnection,
+    lake: Lake | None = None,
+    audit: LakeAudit | None = None,
+    full_reason: str = "",
+    accounts: Sequence[AccountLake] | None = None,
 ) -> LoadSummary:
-    """Rebuild `raw.*` from the verified files of `audit` (audited now when not given), and record
-    them as loaded; every tracking counts as changed (raw.changed_trackings), for the models."""
-    audit = audit if audit is not None else audit_lake(lake)
+    """Rebuild `raw.*` from the verified files of every account's lake in `accounts` (or of `lake`'s
+    `audit`, audited now when not given, as the default account), and record them as loaded; every
+    tracking counts as changed (raw.changed_trackings), for the models."""
+    if accounts is None:
+        if lake is None:
+            raise ValueError("load_raw_tables needs a lake or the accounts' lakes")
+        accounts = single_account(lake, audit)
+    audit = merged_audit(accounts)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    records = loaded_records(lake, audit, verified_files(audit))
+    files = accounts_verified_files(accounts)
+    records = loaded_records(files)
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    trackings_source = source(connection, audit.trackings_files, TRACKINGS_SCHEMA, "empty_trackings")
-    calls_source = source(connection, audit.api_calls_files, LEDGER_SCHEMA, "empty_api_calls")
-    quarantine_source = source(connection, audit.quarantine_files, QUARANTINE_SCHEMA, "empty_quarantine")
+    trackings_source = source(connection, files[TRACKINGS], TRACKINGS_SCHEMA, "empty_trackings")
+    calls_source = source(connection, files[API_CALLS], LEDGER_SCHEMA, "empty_api_calls")
+    quarantine_source = source(connection, files[QUARANTINE], QUARANTINE_SCHEMA, "empty_quarantine")
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
     connection.execute(_TRACKINGS_SQL.replace("{source}", trackings_source))
     connection.execute(_CHECKPOINTS_SQL.replace("{source}", trackings_source))
     connection.execute(
-        "CREATE OR REPLACE TABLE raw.changed_trackings AS SELECT DISTINCT tracking_id FROM raw.trackings"
+        "CREATE OR REPLACE TABLE raw.changed_trackings AS SELECT DISTINCT account, tracking_id FROM raw.trackings"
     )
     replace_loaded_files(connection, records, loaded_at)
     write_load_info(connection, FULL, loaded_at, full_reason or "a full rebuild", len(records))
-    create_tracking_json_view(connection, lake, bool(audit.trackings_files))
+    create_tracking_json_view(connection, accounts)
     connection.execute(f"CREATE OR REPLACE TABLE raw.api_calls AS SELECT * FROM {calls_source} ORDER BY ALL")
     # Ledger parts written before the API version was recorded lack the column; they are v2 calls
     # (stg_api_calls reads null as v2), and a lake of only such parts must still load.
@@ -252,7 +296,7 @@ def load_raw_tables(
     # Every item ever quarantined, with its original bytes: the lake is history, the check judges the latest run.
     connection.execute(
         f"CREATE OR REPLACE TABLE raw.quarantine AS SELECT * FROM {quarantine_source} "
-        "ORDER BY extraction_id, page, position"
+        "ORDER BY account, extraction_id, page, position"
     )
     connection.execute("COMMIT")
     (rows_landed,) = connection.execute(f"SELECT count(*) FROM {trackings_source}").fetchall()[0]

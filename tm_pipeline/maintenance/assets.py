@@ -3,16 +3,26 @@
 It runs in the warehouse pool: it deletes the files of extractions an earlier run compacted, and a
 load must never be reading them then. It never takes the API pool, so it may run while a sync
 extracts (only complete extractions are compacted, never the running one).
+
+Each account's lake (`lake/` for the default account, where webhook pushes land too, and
+`lake/account=<name>/` for a named one) is compacted on its own, against its own manifests, one
+after the other in the same run.
 """
 
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import dagster as dg
+from dagster import DagsterLogManager
 
 from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_TRACKINGS
+from tm_pipeline.extract.assets import ACCOUNT_EXTRACTS, ACCOUNT_LAKES
 from tm_pipeline.landing.compaction import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, MIN_EXTRACTIONS, compact_lake
 from tm_pipeline.resources import LakeResource
 
 LAKE_COMPACTION = dg.AssetKey(["lake", "compaction"])
+Log = logging.Logger | DagsterLogManager  # a run's log, or a plain logger (tests, tools)
 
 
 class CompactionConfig(dg.Config):
@@ -26,7 +36,7 @@ class CompactionConfig(dg.Config):
 
 @dg.asset(
     key=LAKE_COMPACTION,
-    deps=[LAKE_TRACKINGS, LAKE_API_CALLS],
+    deps=[key for part in ACCOUNT_EXTRACTS for key in (part.trackings_key, part.api_calls_key)],
     group_name="maintenance",
     pool=WAREHOUSE_POOL,
     kinds={"parquet"},
@@ -37,27 +47,47 @@ class CompactionConfig(dg.Config):
 def lake_compaction(
     context: dg.AssetExecutionContext, config: CompactionConfig, lake: LakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    summary = compact_lake(
-        lake.lake(), part_rows=config.part_rows, part_bytes=config.part_bytes,
-        min_extractions=config.min_extractions, progress=context.log.info,
-    )
-    if summary.uncommitted_parts_removed:
-        context.log.warning(f"removed parts a killed compaction left uncommitted: {summary.uncommitted_parts_removed}")
-    for extraction_id, why in sorted(summary.skipped.items()):
-        context.log.info(f"extraction {extraction_id} not compacted: {why}")
-    return dg.MaterializeResult(
-        metadata={
-            "compactions": summary.compactions,
-            "extractions_compacted": summary.extractions_compacted,
-            "rows": summary.rows,
-            "files_read": summary.files_read,
-            "parts_written": summary.parts_written,
-            "old_files_deleted": summary.files_deleted,
-            "marks_completed": summary.marks_completed,
-            "extractions_skipped": len(summary.skipped),
-            "elapsed_s": round(summary.elapsed_s, 2),
-        }
-    )
+    return dg.MaterializeResult(metadata=compact_account_lakes(lake, ACCOUNT_LAKES, config, context.log))
+
+
+def compact_account_lakes(
+    lake: LakeResource, account_lakes: Sequence[tuple[str, str]], config: CompactionConfig, log: Log
+) -> dict[str, Any]:
+    """Compact each (account, lake prefix) lake against its own manifests; the run's metadata, summed."""
+    totals: dict[str, float] = {}
+    compactions: list[str] = []
+    skipped = 0
+    for account, prefix in account_lakes:
+        whose = f"account {account}"
+        summary = compact_lake(
+            lake.lake(prefix), part_rows=config.part_rows, part_bytes=config.part_bytes,
+            min_extractions=config.min_extractions, progress=_progress_of(log, whose),
+        )
+        if summary.uncommitted_parts_removed:
+            log.warning(
+                f"{whose}: removed parts a killed compaction left uncommitted: {summary.uncommitted_parts_removed}"
+            )
+        for extraction_id, why in sorted(summary.skipped.items()):
+            log.info(f"{whose}: extraction {extraction_id} not compacted: {why}")
+        skipped += len(summary.skipped)
+        compactions += [f"{prefix}/{c}" if prefix else c for c in summary.compactions]
+        for name, value in (
+            ("extractions_compacted", summary.extractions_compacted),
+            ("rows", summary.rows), ("files_read", summary.files_read), ("parts_written", summary.parts_written),
+            ("old_files_deleted", summary.files_deleted), ("marks_completed", summary.marks_completed),
+            ("elapsed_s", summary.elapsed_s),
+        ):
+            totals[name] = totals.get(name, 0) + value
+    return {
+        "compactions": compactions,
+        **{name: (round(value, 2) if name == "elapsed_s" else int(value)) for name, value in totals.items()},
+        "extractions_skipped": skipped,
+        "accounts": len(account_lakes),
+    }
+
+
+def _progress_of(log: Log, whose: str) -> Callable[[str], None]:
+    return lambda line: log.info(f"{whose}: {line}")
 
 
 compaction_job = dg.define_asset_job(

@@ -6,10 +6,10 @@ Generic tests from schema.yml compile to the same queries dbt generates in spiri
 
 On an incremental load a per-row test may run over the changed trackings' rows only (the checks
 ask for it, `changed_rows_only`), where that gives the same verdict as the whole relation:
-- the test is per row: `not_null`, `accepted_values` (not on tracking_id: a row without one is
+- the test is per row: `not_null`, `accepted_values` (not on account or tracking_id: a row without one is
   in no changed set), or a singular test marked `config(meta={'per_row': True})`; not `unique`
   or `relationships`, which compare rows;
-- its model is a view over raw alone with a tracking_id column (the staging views): a tracking's
+- its model is a view over raw alone with account and tracking_id columns (the staging views): a tracking's
   rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
 - the test passed on the previous load (or already on this one): then every unchanged row passed.
   After a failure it runs whole until it passes, so a fault is reported until it is gone.
@@ -65,7 +65,7 @@ def _literal(value: Any) -> str:
 def _changed_rows(model: str) -> str:
     return (
         f"(select * from {MODEL_SCHEMA}.{model} "
-        f"where tracking_id in (select tracking_id from {CHANGED_TRACKINGS}))"
+        f"where (account, tracking_id) in (select (account, tracking_id) from {CHANGED_TRACKINGS}))"
     )
 
 
@@ -75,7 +75,7 @@ def rows_follow_their_tracking(model: Model) -> bool:
         model.materialized == "view"
         and not model.refs
         and all(source == "raw" for source, _ in model.sources)
-        and any(column.name == "tracking_id" for column in model.columns)
+        and {"account", "tracking_id"} <= {column.name for column in model.columns}
     )
 
 
@@ -120,8 +120,9 @@ def _describe_generic(test: GenericTest) -> str:
 
 def _from_generic(test: GenericTest, model: Model) -> DataTest:
     changed_rows_sql = None
-    # not on tracking_id itself: a row without one is in no changed set, only the whole test sees it
-    if test.kind in PER_ROW_KINDS and test.column != "tracking_id" and rows_follow_their_tracking(model):
+    # not on the key itself: a row without one is in no changed set, only the whole test sees it
+    keyed = test.column not in ("account", "tracking_id")
+    if test.kind in PER_ROW_KINDS and keyed and rows_follow_their_tracking(model):
         changed_rows_sql = compile_generic_test(test, _changed_rows(test.model))
     return DataTest(
         test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql

@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-key", action="append", dest="api_keys", help="valid API key (repeatable; default sandbox-key)"
     )
     parser.add_argument(
+        "--separate-accounts", action="store_true",
+        help="each --api-key is its own account: its own trackings (seed + its position) and ground truth",
+    )
+    parser.add_argument(
         "--list-rate",
         type=float,
         default=1.0,
@@ -126,6 +130,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         trackings=args.trackings,
         seed=args.seed,
         api_keys=tuple(args.api_keys or ("sandbox-key",)),
+        separate_accounts=args.separate_accounts,
         list_rate_per_s=args.list_rate or None,
         v4_list_rate_per_s=args.v4_list_rate or None,
         other_rate_per_s=args.other_rate or None,

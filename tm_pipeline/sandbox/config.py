@@ -30,6 +30,9 @@ class SandboxConfig:
     so a client keeps paying for new connections. `strict()` combines them.
     `v4_list_rate_per_s` throttles `GET /v4/trackings/get` (§10.6: 10/s), with the same tolerance
     and penalty (so `strict()` holds v4 to 10/s with no tolerance and the two-minute penalty).
+    `separate_accounts=True` makes every key of `api_keys` its own TrackingMore account: its own
+    shipments (seeded from `seed` plus the key's position), list results and ground truth; rate
+    limits and 429 counts are per key either way. Keys added later share the first key's account.
     `mirror_http_status=True` also sends the meta code as the HTTP status (4xxx business codes as
     400, 4001/4002 as 401); the default keeps the v2 habit of HTTP 200 with the error in meta.code.
     `balance` / `quota` (None = unlimited) are spent by each created tracking; at zero, creation
@@ -41,6 +44,7 @@ class SandboxConfig:
     seed: int = 42
     api_keys: tuple[str, ...] = ("sandbox-key",)
     deleted_api_keys: tuple[str, ...] = ()
+    separate_accounts: bool = False
     list_rate_per_s: float | None = 1.0
     rate_tolerance_s: float = 0.02
     rate_penalty_s: float = 0.0

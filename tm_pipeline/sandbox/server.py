@@ -13,7 +13,7 @@ import random
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import unquote
 
@@ -89,6 +89,15 @@ class SandboxServer:
         self.store = TrackingStore(self.config)
         self.account = Account(self.config)
         self.api = TrackingApi(self.config, self.store, self.account)
+        # Keys that are accounts of their own (config.separate_accounts): their store and endpoints.
+        self._account_stores: dict[str, TrackingStore] = {}
+        self._account_apis: dict[str, TrackingApi] = {}
+        if self.config.separate_accounts:
+            for position, api_key in enumerate(self.config.api_keys):
+                own_seed = replace(self.config, seed=self.config.seed + position)
+                store = self.store if position == 0 else TrackingStore(own_seed)
+                self._account_stores[api_key] = store
+                self._account_apis[api_key] = TrackingApi(self.config, store, self.account)
         tolerance, penalty = self.config.rate_tolerance_s, self.config.rate_penalty_s
         self._limiters = {
             "list": IntervalLimiter(self.config.list_rate_per_s, tolerance, penalty),
@@ -165,7 +174,9 @@ class SandboxServer:
         self.account.delete_key(api_key)
 
     def advance_clock(self, hours: float) -> dict[str, object]:
-        """Move simulated time: checkpoints appear, statuses change, new trackings arrive."""
+        """Move simulated time: checkpoints appear, statuses change, new trackings arrive (in every account)."""
+        for store in self._other_stores():
+            store.advance(hours * 3600)
         return self.store.advance(hours * 3600)
 
     def set_billing(self, balance: int | None | str = "unchanged", quota: int | None | str = "unchanged") -> None:
@@ -173,8 +184,10 @@ class SandboxServer:
         self.account.set_billing(
             {name: value for name, value in (("balance", balance), ("quota", quota)) if value != "unchanged"}
         )
+
     def configure_webhook(self, config: WebhookConfig | Mapping[str, object] | None) -> None:
-        """Push every tracking a clock advance changes to `config.url` (see webhooks.py); None stops pushing."""
+        """Push every tracking a clock advance changes to `config.url` (see webhooks.py); None stops pushing.
+        Pushes come from the first key's account (the pipeline's default account) only."""
         with self.store.lock:
             previous, self.webhook = self.webhook, None
             self.store.on_advance = None
@@ -187,6 +200,13 @@ class SandboxServer:
                 )
         if previous is not None:
             previous.stop()
+
+    def _other_stores(self) -> list[TrackingStore]:
+        return [store for store in self._account_stores.values() if store is not self.store]
+
+    def store_for(self, api_key: str | None = None) -> TrackingStore:
+        """The shipments `api_key` sees: its own with `separate_accounts`, else the one shared store."""
+        return self._account_stores.get(api_key, self.store) if api_key is not None else self.store
 
     def set_faults(self, faults: FaultConfig | Mapping[str, object]) -> None:
         """Replace the fault settings (reseeds the fault sequence)."""
@@ -208,10 +228,11 @@ class SandboxServer:
         snapshot["clock"] = self.store.now_iso()
         return snapshot
 
-    def truth_trackings(self) -> list[dict[str, object]]:
-        """Every tracking exactly as the list endpoint serves it now, in list order."""
-        with self.store.lock:
-            return [self.store.tracking_json(tid) for tid in self.store.order]
+    def truth_trackings(self, api_key: str | None = None) -> list[dict[str, object]]:
+        """Every tracking exactly as the list endpoint serves it now (to `api_key`), in list order."""
+        store = self.store_for(api_key)
+        with store.lock:
+            return [store.tracking_json(tid) for tid in store.order]
 
     def expected_metrics(
         self,
@@ -219,13 +240,16 @@ class SandboxServer:
         stuck_after_days: int = DEFAULT_STUCK_AFTER_DAYS,
         promises: Iterable[tuple[str, str, int]] = DEFAULT_PROMISES,
         at_risk_within_business_days: int = DEFAULT_AT_RISK_WITHIN_BUSINESS_DAYS,
+        api_key: str | None = None,
     ) -> dict[str, list[dict[str, object]]]:
         """Ground-truth marts computed from internal state (see truth.py and truth_journeys.py for
         the definitions); `holidays`, `stuck_after_days`, `promises` and
-        `at_risk_within_business_days` are the models' vars of the same meaning."""
-        with paused_gc(), self.store.lock:
-            facts = list(self.store.facts())
-            journeys = list(self.store.journey_facts())
+        `at_risk_within_business_days` are the models' vars of the same meaning; `api_key` picks
+        the account with `separate_accounts`."""
+        store = self.store_for(api_key)
+        with paused_gc(), store.lock:
+            facts = list(store.facts())
+            journeys = list(store.journey_facts())
         with paused_gc():
             return {
                 **expected_metrics(facts),
@@ -288,7 +312,8 @@ class SandboxServer:
             return v4_error(429)
         if not self._limiters["v4_list"].admit(key_fingerprint(api_key), arrived_at):
             return v4_error(429)
-        reply = v4_list(self.store, query, self.faults.config.page_cap)
+        # With separate_accounts, each key lists its own account's shipments, in v4 as in v2.
+        reply = v4_list(self.store_for(api_key), query, self.faults.config.page_cap)
         if reply.code == 200:
             self._after_list_page()
         return reply
@@ -336,7 +361,7 @@ class SandboxServer:
         if not self._limiters[limiter].admit(key_fingerprint(api_key), arrived_at):
             return error(429)
         try:
-            reply = self._dispatch(method, endpoint, params, query, body)
+            reply = self._dispatch(method, endpoint, params, query, body, api_key)
         except RequestError as refused:
             return error(refused.code, refused.message)
         if endpoint == LIST_PATH and reply.code == 200:
@@ -344,11 +369,11 @@ class SandboxServer:
         return reply
 
     def _dispatch(
-        self, method: str, endpoint: str, params: list[str], query: dict[str, str], body: bytes
+        self, method: str, endpoint: str, params: list[str], query: dict[str, str], body: bytes, api_key: str
     ) -> Reply:
-        api = self.api
+        api = self._account_apis.get(api_key, self.api)
         handlers: dict[str, Callable[[], Reply]] = {
-            LIST_PATH: lambda: list_trackings(self.store, query, self.faults.config, self._stats.record_fault),
+            LIST_PATH: lambda: list_trackings(api.store, query, self.faults.config, self._stats.record_fault),
             "/v2/trackings/post": lambda: api.post(body),
             "/v2/trackings/batch": lambda: api.batch(body),
             "/v2/trackings/updatemore": lambda: api.update_more(body),
@@ -377,7 +402,8 @@ class SandboxServer:
             self._list_served += 1
             due = self._list_served % every == 0
         if due:
-            self.store.advance(self.config.mutate_advance_minutes * 60)
+            for store in (self.store, *self._other_stores()):
+                store.advance(self.config.mutate_advance_minutes * 60)
 
     def record(self, outcome: Outcome) -> None:
         if outcome.endpoint.startswith("/_sandbox/"):
