@@ -1,4 +1,4 @@
-"""A TrackingMore v2 client written only from /work/shared/trackingmore-api.md, for sandbox tests.
+"""A TrackingMore v2 client written only from the TrackingMore v2 API reference, for sandbox tests.
 
 It knows nothing of the sandbox's code: if the sandbox and this client agree, the sandbox
 speaks the documented protocol. It raises on any meta code other than 200/201 unless told

@@ -1,4 +1,4 @@
-"""TrackingMore v2 `GET /v2/trackings/get` as a ListEndpoint (/work/shared/trackingmore-api.md §3).
+"""TrackingMore v2 `GET /v2/trackings/get` as a ListEndpoint (TrackingMore v2 API reference, list endpoint).
 
 The abstract parameters are v2's own names in unix seconds, so the query is sent as it is.
 """

@@ -1,4 +1,4 @@
-"""TrackingMore v4 `GET /v4/trackings/get` as a ListEndpoint (/work/shared/trackingmore-api.md §10).
+"""TrackingMore v4 `GET /v4/trackings/get` as a ListEndpoint (TrackingMore v4 API reference).
 
 What differs from v2, and where it is handled:
 - the key travels in `Tracking-Api-Key`; the envelope has no `meta.type`; codes are §10.5's

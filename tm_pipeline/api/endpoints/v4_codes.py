@@ -1,4 +1,4 @@
-"""The TrackingMore v4 `meta.code` table (/work/shared/trackingmore-api.md §10.5) as data.
+"""The TrackingMore v4 `meta.code` table (TrackingMore v4 API reference, error codes) as data.
 
 The same judgement as v2's seed table (api/status_codes.py): a category for the checks and an
 action for the extractor. v4 sends no `meta.type`; the column stays empty. v4 mirrors the class
