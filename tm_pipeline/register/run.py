@@ -313,17 +313,9 @@ class Registrar:
                                      self.create_pacer, where, retry_transient=False)
             except TransientApiError as unknown:
                 log.warning("%s; outcome unknown, looking the numbers up instead of sending them again", unknown)
-                found = self._lookup([p.shipment.tracking_number for p in unanswered], summary)
-                still = []
-                for p in unanswered:
-                    tracking_id = found.get((p.shipment.tracking_number, p.carrier_code))
-                    if tracking_id is None:
-                        still.append(p)
-                    else:
-                        answers[p.shipment.tracking_number] = (
-                            ItemAnswer(p.shipment.tracking_number, p.carrier_code, 200,
-                                       "created (answer lost, found by lookup)", tracking_id or None), "lookup")
-                unanswered = still
+                unanswered = self._settle_by_lookup(
+                    unanswered, summary, answers, "created (answer lost, found by lookup)"
+                )
                 if not unanswered:
                     return answers
                 self.create_pacer.hold_off(self.calls.backoff_s(attempt_number), f"backing off after {unknown}")
@@ -339,16 +331,7 @@ class Registrar:
             if not missing:
                 return answers
             # An answer that leaves shipments out is as good as a lost one for them: look them up.
-            found = self._lookup([p.shipment.tracking_number for p in missing], summary)
-            unanswered = []
-            for p in missing:
-                tracking_id = found.get((p.shipment.tracking_number, p.carrier_code))
-                if tracking_id is None:
-                    unanswered.append(p)
-                else:
-                    answers[p.shipment.tracking_number] = (
-                        ItemAnswer(p.shipment.tracking_number, p.carrier_code, 200, "created (found by lookup)",
-                                   tracking_id or None), "lookup")
+            unanswered = self._settle_by_lookup(missing, summary, answers, "created (found by lookup)")
             if not unanswered:
                 return answers
         raise TransientApiError(
@@ -356,6 +339,24 @@ class Registrar:
             f"after {self.policy.max_transient_retries + 1} attempts; rerun later (exit code 4): the intent is "
             "recorded and the next run settles it by lookup."
         )
+
+    def _settle_by_lookup(
+        self, pending: list[_Pending], summary: RegistrationSummary,
+        answers: dict[str, tuple[ItemAnswer, str]], reason: str,
+    ) -> list[_Pending]:
+        """Look `pending` up: each one TrackingMore has gets a created answer (with `reason`) in
+        `answers`; returns the ones the lookup proves absent, which may be sent again."""
+        found = self._lookup([p.shipment.tracking_number for p in pending], summary)
+        absent = []
+        for p in pending:
+            tracking_id = found.get((p.shipment.tracking_number, p.carrier_code))
+            if tracking_id is None:
+                absent.append(p)
+            else:
+                answers[p.shipment.tracking_number] = (
+                    ItemAnswer(p.shipment.tracking_number, p.carrier_code, 200, reason, tracking_id or None), "lookup"
+                )
+        return absent
 
     # --- lookups and the call loop -------------------------------------------------------------
 
