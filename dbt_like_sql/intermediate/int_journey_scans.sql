@@ -67,8 +67,3 @@ left join scan_times
     on scan_times.account = shipments.account and scan_times.tracking_id = shipments.tracking_id
 left join last_mile_events
     on last_mile_events.account = shipments.account and last_mile_events.tracking_id = shipments.tracking_id
-{% if is_incremental() %}
--- The merged rows in one order, whichever engine builds them (the runner or dbt-duckdb): sums of
--- doubles over this table (the marts' averages) then add in the same order and agree to the bit.
-order by shipments.account, shipments.tracking_id
-{% endif %}

@@ -2,18 +2,19 @@
 -- One row per carrier and creation month (UTC month of created_at): the cohort of trackings
 -- created that month, and everything the other journey marts say about it as of data_as_of.
 -- Rates whose denominator is zero are NULL.
--- Means of fractional days add in tracking_id order: a float sum depends on its order, and
--- this keeps every build (threads, dbt or the runner) bit-for-bit the same.
+-- Means of fractional days sum them as decimal(38, 15): a float sum depends on the order it adds
+-- in, an exact one does not, so every build (threads, dbt or the runner, merged or whole) agrees
+-- to the bit, without the sort an ordered aggregate costs.
 select
     account,
     carrier_code,
     cast(date_trunc('month', created_at_utc) as date) as created_month,
     count(*) as shipments,
     count(transit_days) as delivered,
-    avg(transit_days order by tracking_id) as mean_transit_days,
+    avg(cast(transit_days as decimal(38, 15))) as mean_transit_days,
     quantile_cont(transit_business_days, 0.5) as p50_transit_business_days,
     quantile_cont(transit_business_days, 0.9) as p90_transit_business_days,
-    avg(last_mile_days order by tracking_id) as mean_last_mile_days,
+    avg(cast(last_mile_days as decimal(38, 15))) as mean_last_mile_days,
     cast(count(*) filter (where delivery_attempt = 'first_attempt') as double)
         / nullif(count(delivery_attempt), 0) as first_attempt_rate,
     cast(count(*) filter (where delivery_promise_status in ('early', 'on_time')) as double)

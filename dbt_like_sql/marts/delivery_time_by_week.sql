@@ -5,7 +5,8 @@ select
     week_start,
     count(*) as shipments,
     count(delivery_days) as delivered,
-    avg(delivery_days) as mean_delivery_days,
+    -- an exact sum (decimal), so the mean is the same bit for bit whatever order rows add in
+    avg(cast(delivery_days as decimal(38, 15))) as mean_delivery_days,
     quantile_cont(delivery_days, 0.5) as p50_delivery_days,
     quantile_cont(delivery_days, 0.9) as p90_delivery_days,
     quantile_cont(delivery_days, 0.95) as p95_delivery_days

@@ -30,7 +30,4 @@ left join {{ ref('int_shipment_milestones') }} as milestones
 {% if is_incremental() %}
 where (trackings.account, trackings.tracking_id)
     in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
--- The merged rows in one order, whichever engine builds them (the runner or dbt-duckdb): sums of
--- doubles over this table (the marts' averages) then add in the same order and agree to the bit.
-order by trackings.account, trackings.tracking_id
 {% endif %}
