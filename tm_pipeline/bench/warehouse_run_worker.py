@@ -21,7 +21,7 @@ from tm_pipeline.contracts.warehouse_file import DuckDBLimits, connect_build
 from tm_pipeline.landing.lake import Lake
 from tm_pipeline.load.build_file import build_rebuilding_if_corrupt
 from tm_pipeline.load.warehouse_load import load_warehouse
-from tm_pipeline.models.data_tests import compile_tests, run_test
+from tm_pipeline.models.data_tests import compile_tests, run_tests
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all
 from tm_pipeline.publish.snapshot import publish_snapshot
@@ -52,7 +52,10 @@ def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool
             build_all(connection, project)
             seconds["models_s"] = time.perf_counter() - started
             started = time.perf_counter()
-            failing_tests = [test.name for test in compile_tests(project) if run_test(connection, test).failures]
+            # as the checks of a run do: per-row tests over the changed trackings where sound (data_tests.py)
+            tests = compile_tests(project)
+            outcomes = run_tests(connection, tests, incremental=True)
+            failing_tests = [test.name for test, outcome in zip(tests, outcomes, strict=True) if not outcome.passed]
             latest = read_latest_run(connection)
             failing_api_checks = [check.name for check in ledger_checks() if not check.judge(latest).passed]
             judge_quarantine(connection)
