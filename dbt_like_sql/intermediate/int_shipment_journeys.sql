@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', unique_key=['account', 'tracking_id'], incremental_strategy='delete+insert') }}
 -- One row per tracking (account, tracking_id): its milestones, the lead times between them (calendar and business
--- days), how its delivery went (first attempt or not, against its promise) and how long it has
--- gone without news.
+-- days) and how its delivery went (first attempt or not, against its promise): everything about a
+-- journey that does not move with the data's clock, so an incremental run merges only the changed
+-- trackings. fct_shipment_journeys adds the clock-dependent columns when it is read.
 -- Checkpoint times are courier-local wall times without a zone and are compared as written;
 -- created_at and the as-of time are UTC instants written as UTC wall times (docs/models.md).
 with shipments as (
@@ -13,16 +14,9 @@ with shipments as (
     inner join {{ ref('stg_trackings') }} as trackings
         on trackings.account = shipments.account and trackings.tracking_id = shipments.tracking_id
     {% if is_incremental() %}
-    -- the changed trackings, and every active one: its as-of columns move with the data's clock
     where (shipments.account, shipments.tracking_id)
-            in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
-        or shipments.status not in ('delivered', 'expired')
+        in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
     {% endif %}
-),
-
-as_of as (
-    -- The data's own clock: the newest refresh TrackingMore reported, not the wall clock (per account).
-    select account, timezone('UTC', max(updated_at)) as data_as_of from {{ ref('stg_trackings') }} group by account
 ),
 
 promises as (
@@ -53,10 +47,8 @@ journeys as (
         scans.had_pickup_point_notice,
         scans.had_exception,
         -- the carrier's rule for this destination, else its rule for any destination ("*")
-        coalesce(exact_promise.business_days, any_destination_promise.business_days) as promised_business_days,
-        as_of.data_as_of
+        coalesce(exact_promise.business_days, any_destination_promise.business_days) as promised_business_days
     from shipments
-    inner join as_of on as_of.account = shipments.account
     left join {{ ref('int_journey_scans') }} as scans
         on scans.account = shipments.account and scans.tracking_id = shipments.tracking_id
     left join promises as exact_promise
@@ -76,13 +68,7 @@ journey_days as (
         end as transit_business_days,
         case when journeys.is_delivered
             then delivered_day.working_day_number - out_for_delivery_day.working_day_number
-        end as last_mile_business_days,
-        -- an active shipment's promise is counted from the same start as a delivered one's
-        -- verdict (its first scan) to the as-of time, the data's "now"
-        case when journeys.is_active
-            then journeys.promised_business_days
-                - (as_of_day.working_day_number - first_scan_day.working_day_number)
-        end as promise_business_days_left
+        end as last_mile_business_days
     from journeys
     left join {{ ref('int_working_days') }} as created_day
         on created_day.calendar_date = cast(journeys.created_at_utc as date)
@@ -94,8 +80,6 @@ journey_days as (
         on out_for_delivery_day.calendar_date = cast(journeys.first_out_for_delivery_at as date)
     left join {{ ref('int_working_days') }} as delivered_day
         on delivered_day.calendar_date = cast(journeys.delivered_at as date)
-    left join {{ ref('int_working_days') }} as as_of_day
-        on as_of_day.calendar_date = cast(journeys.data_as_of as date)
 )
 
 select
@@ -140,29 +124,6 @@ select
         when journeys.transit_business_days = journeys.promised_business_days then 'on_time'
         else 'late'
     end as delivery_promise_status,
-    journeys.promise_business_days_left,
-    case
-        when journeys.promise_business_days_left is null then null
-        when journeys.promise_business_days_left < 0 then 'overdue'
-        when journeys.promise_business_days_left <= {{ var('promise_at_risk_within_business_days') }} then 'at_risk'
-        else 'on_track'
-    end as active_promise_status,
     journeys.is_active,
-    case when journeys.is_active
-        then (epoch(journeys.data_as_of) - epoch(journeys.last_checkpoint_at)) / 86400.0
-    end as days_since_last_checkpoint,
-    coalesce(
-        journeys.is_active
-        and journeys.last_checkpoint_at <= journeys.data_as_of - to_days({{ var('stuck_after_days') }}),
-        false
-    ) as is_stuck,
-    not journeys.is_scanned as is_never_scanned,
-    -- only active rows depend on the clock; a finished one keeps no as-of time, so it stays valid
-    -- between loads without being rebuilt
-    case when journeys.is_active then journeys.data_as_of end as data_as_of
+    not journeys.is_scanned as is_never_scanned
 from journey_days as journeys
-{% if is_incremental() %}
--- The merged rows in one order, whichever engine builds them (the runner or dbt-duckdb): sums of
--- doubles over this table (the marts' averages) then add in the same order and agree to the bit.
-order by journeys.account, journeys.tracking_id
-{% endif %}

@@ -2,7 +2,7 @@
 {{ config(severity='error') }}
 select tracking_id, created_at_utc, received_at, first_scan_at, first_out_for_delivery_at, delivered_at,
     pickup_business_days, transit_days, transit_business_days, last_mile_days, last_mile_business_days
-from {{ ref('fct_shipment_journeys') }}
+from {{ ref('int_shipment_journeys') }}
 where transit_days < 0
     or last_mile_days < 0
     or transit_business_days < 0
