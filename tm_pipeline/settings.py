@@ -6,11 +6,11 @@ Only `definitions.py` and the CLI read these; assets get their configuration fro
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from tm_pipeline.accounts import Account, default_account, read_accounts_file
 from tm_pipeline.api.errors import ConfigurationError
+from tm_pipeline.contracts.warehouse_file import budget_bytes
 
 API_KEY_VAR = "TRACKINGMORE_API_KEY"
 BASE_URL_VAR = "TRACKINGMORE_BASE_URL"
@@ -75,13 +75,16 @@ def max_transient_retries() -> int:
 
 
 def duckdb_memory_limit() -> str:
-    """The memory one DuckDB connection of the pipeline may hold (e.g. `4GB`, `512MB`); beyond it DuckDB
-    spills to disk under the data directory, so a big account costs disk and time, not the machine's RAM."""
+    """The memory one pipeline step may hold (e.g. `4GB`, `512MB`), DuckDB's share and the process's own
+    (contracts/warehouse_file.py); beyond its share DuckDB spills to disk under the data directory, so a
+    big account costs disk and time, not the machine's RAM."""
     raw = os.environ.get(DUCKDB_MEMORY_LIMIT_VAR, "4GB").strip()
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, flags=re.IGNORECASE):
+    try:
+        budget_bytes(raw)
+    except ValueError:
         raise ConfigurationError(
             f"{DUCKDB_MEMORY_LIMIT_VAR} must be an amount of memory with its unit, like 4GB or 512MB; got {raw!r}"
-        )
+        ) from None
     return raw
 
 

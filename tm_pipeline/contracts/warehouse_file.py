@@ -7,9 +7,12 @@ format they refuse by default. v1.0.0 is what every DuckDB from 1.0 up reads (1.
 it and the publish stays a plain file copy. Every stage that opens the build file (the load, the
 resources the models and checks use, the publish) shares this, so it lives below all of them.
 
-Every pipeline connection is held to a memory limit from configuration (TM_DUCKDB_MEMORY_LIMIT),
-so what a run needs is bounded by configuration and not by the account's size: beyond it DuckDB
-spills to `temp_directory` on disk. Threads stay DuckDB's default, one per core of the machine.
+Every pipeline step is held to a memory budget from configuration (TM_DUCKDB_MEMORY_LIMIT), so
+what a run needs is bounded by configuration and not by the account's size. DuckDB's own limit is
+a share of the budget (DUCKDB_SHARE): it bounds DuckDB's buffer manager only, and a process also
+holds what that does not count (the Python interpreter, Dagster, pyarrow, DuckDB's untracked
+allocations); at 10M trackings a 4GB DuckDB limit peaked at 4.5 GB of process memory. Beyond its
+share DuckDB spills to `temp_directory` on disk. Threads stay DuckDB's default, one per core.
 
 Checkpoints do not vacuum (`max_vacuum_tasks = 0`): an incremental load deletes a few rows spread
 over every row group of raw.checkpoints, and a vacuuming checkpoint then rewrites all of them, a
@@ -20,6 +23,7 @@ once the rows it deleted since the last vacuum are a tenth of the table (load/me
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,19 +32,34 @@ import duckdb
 
 READER_STORAGE_VERSION = "v1.0.0"
 DEFAULT_MEMORY_LIMIT = "4GB"
+DUCKDB_SHARE = 0.7  # of the budget, for DuckDB's buffer manager; the rest is the process's own
+_UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", re.IGNORECASE)
+
+
+def budget_bytes(amount: str) -> int:
+    """`4GB`, `512MB`, `1.5GiB` in bytes (DuckDB's units: KB = 1000 bytes, KiB = 1024)."""
+    match = _AMOUNT.fullmatch(amount)
+    if match is None:
+        raise ValueError(f"not an amount of memory with its unit (like 4GB or 512MB): {amount!r}")
+    return int(float(match[1]) * _UNITS[match[2].lower()])
 VACUUM_TASKS = 100  # DuckDB's default, for the checkpoints that do vacuum
 
 
 @dataclass(frozen=True)
 class DuckDBLimits:
-    """How much memory a pipeline connection may hold, and where it spills the rest."""
+    """How much memory a pipeline step may hold, and where DuckDB spills the rest."""
 
-    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # the step's budget; DuckDB gets DUCKDB_SHARE of it
     temp_directory: str = ""  # "" = DuckDB's default, `<database>.tmp` beside the file
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        return f"{budget_bytes(self.memory_limit) * DUCKDB_SHARE / 10**6:.0f}MB"
 
     def config(self) -> dict[str, str | bool | int | float | list[str]]:
         settings: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": self.memory_limit, "max_vacuum_tasks": 0,
+            "memory_limit": self.duckdb_memory_limit, "max_vacuum_tasks": 0,
         }
         if self.temp_directory:
             settings["temp_directory"] = self.temp_directory
