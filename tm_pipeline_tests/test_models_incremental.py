@@ -288,7 +288,12 @@ def test_per_row_tests_check_only_the_changed_trackings_rows_until_one_fails(tmp
     restricted = {name for name, outcome in second.items() if outcome.changed_rows_only}
     assert "not_null_stg_checkpoints_checkpoint_at" in restricted
     assert "assert_checkpoint_times_not_in_future" in restricted
-    assert not any(name.startswith(("unique_", "relationships_", "not_null_stg_trackings_tracking_id"))
+    # per tracking on the incremental models, which merged only the changed trackings' rows
+    assert {"unique_int_shipment_journeys_account_tracking_id", "unique_stg_trackings_account_tracking_id",
+            "not_null_int_shipment_journeys_carrier_code", "assert_journey_lead_times_in_range"} <= restricted
+    # tests that compare trackings, on the key itself, or on a model that is not kept by tracking
+    assert not any(name.startswith(("relationships_", "not_null_stg_trackings_tracking_id",
+                                    "unique_fct_shipment_journeys", "unique_lead_time_by_carrier"))
                    for name in restricted)
     assert second["not_null_stg_checkpoints_checkpoint_at"].failures == 1
     assert second["not_null_stg_checkpoints_checkpoint_at"].samples[0]["tracking_id"] == "G"
@@ -307,4 +312,88 @@ def test_per_row_tests_check_only_the_changed_trackings_rows_until_one_fails(tmp
     assert {name: outcome.passed for name, outcome in third.items()} == {
         name: outcome.passed for name, outcome in whole.items()
     }
+    connection.close()
+
+
+CONFIG = "materialized='incremental', unique_key=['account', 'tracking_id'], incremental_strategy='delete+insert'"
+CONFINED_MODEL = "{{ config(" + CONFIG + """) }}
+select account, tracking_id, note from {{ source('raw', 'notes') }}
+{% if is_incremental() %}
+where FILTER
+{% endif %}
+"""
+CONFINED_SCHEMA = """version: 2
+sources:
+  - name: raw
+    tables: [{name: notes}, {name: changed_trackings}]
+models:
+  - name: notes
+    data_tests:
+      - unique: {arguments: {column_name: "row(account, tracking_id)"}, config: {severity: error}}
+    columns:
+      - name: note
+        data_tests: [{not_null: {config: {severity: error}}}]
+"""
+CHANGED_ONLY = "(account, tracking_id) in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})"
+
+
+def notes_project(root: Path, merge_filter: str) -> Any:
+    (root / "marts").mkdir(parents=True, exist_ok=True)
+    (root / "dbt_project.yml").write_text('model-paths: ["marts"]\n')
+    (root / "marts" / "notes.sql").write_text(CONFINED_MODEL.replace("FILTER", merge_filter))
+    (root / "marts" / "schema.yml").write_text(CONFINED_SCHEMA)
+    return load_project(root)
+
+
+def notes_load(connection: duckdb.DuckDBPyConnection, notes: list[tuple[str, str | None]], changed: list[str],
+               loaded_at: datetime) -> None:
+    connection.execute("create schema if not exists raw")
+    connection.execute("create or replace table raw.notes (account varchar, tracking_id varchar, note varchar)")
+    connection.executemany("insert into raw.notes values ('default', ?, ?)", notes)
+    connection.execute("create or replace table raw.changed_trackings (account varchar, tracking_id varchar)")
+    connection.executemany("insert into raw.changed_trackings values ('default', ?)", [[key] for key in changed])
+    mode = "incremental" if changed != [key for key, _ in notes] else "full"
+    connection.execute(
+        "create or replace table raw.load_info as select cast(? as varchar) as mode, cast(? as timestamp) as loaded_at",
+        [mode, loaded_at],
+    )
+
+
+def verdicts(connection: duckdb.DuckDBPyConnection, project: Any) -> dict[str, tuple[bool, int]]:
+    tests = compile_tests(project)
+    return {
+        test.name.split("_")[0]: (outcome.changed_rows_only, outcome.failures)
+        for test, outcome in zip(tests, data_tests.run_tests(connection, tests, incremental=True), strict=True)
+    }
+
+
+def test_a_merge_confined_to_the_changed_trackings_lets_its_tests_check_their_rows_only(tmp_path):
+    """The runner records that the merge touched only changed trackings; the unique test over the
+    changed rows still sees a duplicate the merge brought (both rows are the changed tracking's)."""
+    project = notes_project(tmp_path / "sql", CHANGED_ONLY)
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    notes_load(connection, [("A", "a"), ("B", "b")], ["A", "B"], LOADED_AT)
+    build_all(connection, project)
+    assert verdicts(connection, project) == {"unique": (False, 0), "not": (False, 0)}
+    notes_load(connection, [("A", "a"), ("B", "b2"), ("B", "b3"), ("C", None)], ["B", "C"],
+               LOADED_AT + timedelta(hours=3))
+    (result,) = build_all(connection, project)
+    assert result.merged and result.rows_merged == 3
+    assert verdicts(connection, project) == {"unique": (True, 1), "not": (True, 1)}
+    connection.close()
+
+
+def test_a_merge_that_reaches_beyond_the_changed_trackings_runs_its_tests_whole(tmp_path):
+    """A model whose incremental filter also takes unchanged trackings (here every one) may rewrite
+    their rows: only a test over the whole table can vouch for them."""
+    project = notes_project(tmp_path / "sql", CHANGED_ONLY + " or note is null")
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    notes_load(connection, [("A", "a"), ("B", "b")], ["A", "B"], LOADED_AT)
+    build_all(connection, project)
+    verdicts(connection, project)
+    # A lost its note in raw without being reported changed: the merge rewrites its row anyway
+    notes_load(connection, [("A", None), ("B", "b2")], ["B"], LOADED_AT + timedelta(hours=3))
+    (result,) = build_all(connection, project)
+    assert result.merged and result.rows_merged == 2
+    assert verdicts(connection, project) == {"unique": (False, 0), "not": (False, 1)}
     connection.close()

@@ -1,5 +1,5 @@
 -- Transit and last-mile lead times are >= 0, and business days never exceed the calendar dates crossed.
-{{ config(severity='error') }}
+{{ config(severity='error', meta={'per_row': True}) }}
 select tracking_id, created_at_utc, received_at, first_scan_at, first_out_for_delivery_at, delivered_at,
     pickup_business_days, transit_days, transit_business_days, last_mile_days, last_mile_business_days
 from {{ ref('int_shipment_journeys') }}

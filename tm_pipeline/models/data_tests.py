@@ -4,13 +4,19 @@ Generic tests from schema.yml compile to the same queries dbt generates in spiri
 `accepted_values` return one row per offending value with its number of occurrences, so
 `failures` counts offending values for those two and offending rows for the others, as in dbt.
 
-On an incremental load a per-row test may run over the changed trackings' rows only (the checks
-ask for it, `changed_rows_only`), where that gives the same verdict as the whole relation:
-- the test is per row: `not_null`, `accepted_values` (not on account or tracking_id: a row without one is
-  in no changed set), or a singular test marked `config(meta={'per_row': True})`; not `unique`
-  or `relationships`, which compare rows;
-- its model is a view over raw alone with account and tracking_id columns (the staging views): a tracking's
-  rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
+On an incremental load a test may run over the changed trackings' rows only (the checks ask for
+it, `changed_rows_only`), where that gives the same verdict as the whole relation:
+- the test is per tracking: per row (`not_null`, `accepted_values` — not on account or tracking_id:
+  a row without one is in no changed set —, or a singular test marked
+  `config(meta={'per_row': True})`), or `unique` over exactly `row(account, tracking_id)` (two rows
+  with one key belong to one tracking: if either is new, both are in its changed rows); not
+  `relationships` or `unique` over other columns, which compare trackings;
+- only the changed trackings' rows of its model can have changed since the previous load:
+  - a view over raw alone with account and tracking_id columns (the staging views): a tracking's
+    rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
+  - an incremental model keyed by (account, tracking_id) that merged this load confined to the
+    changed trackings (the runner checks the merged rows and records it, runner.py); a rebuild
+    whole, or a merge of other rows, runs its tests whole;
 - the test passed on the previous load (or already on this one): then every unchanged row passed.
   After a failure it runs whole until it passes, so a fault is reported until it is gone.
 """
@@ -26,7 +32,14 @@ import duckdb
 
 from tm_pipeline.models.project import GenericTest, Model, Project, ProjectError, SingularTest
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
-from tm_pipeline.models.runner import PASSED_TESTS, create_state_tables, previous_load, read_load_info
+from tm_pipeline.models.runner import (
+    CONFINED_MERGES,
+    PASSED_TESTS,
+    TRACKING_KEY,
+    create_state_tables,
+    previous_load,
+    read_load_info,
+)
 
 SAMPLE_ROWS = 5
 PER_ROW_KINDS = ("not_null", "accepted_values")
@@ -41,6 +54,7 @@ class DataTest:
     sql: str
     description: str
     changed_rows_sql: str | None = None  # the same test over the changed trackings' rows, where sound
+    needs_confined_merge: bool = False  # sound only when the model merged this load's changed trackings only
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,18 @@ def rows_follow_their_tracking(model: Model) -> bool:
     )
 
 
+def merges_by_tracking(model: Model) -> bool:
+    """An incremental model keyed by tracking: its rows change only in a merge (or a rebuild)."""
+    return model.materialized == "incremental" and model.unique_key == TRACKING_KEY
+
+
+def _per_tracking(test: GenericTest) -> bool:
+    if test.kind == "unique":
+        return test.column.replace(" ", "") == "row(account,tracking_id)"
+    # not on the key itself: a row without one is in no changed set, only the whole test sees it
+    return test.kind in PER_ROW_KINDS and test.column not in ("account", "tracking_id")
+
+
 def compile_generic_test(test: GenericTest, relation: str | None = None) -> str:
     """The failing-rows query over `relation` (default: the whole model)."""
     relation = relation or f"{MODEL_SCHEMA}.{test.model}"
@@ -130,12 +156,11 @@ def _describe_generic(test: GenericTest) -> str:
 
 def _from_generic(test: GenericTest, model: Model) -> DataTest:
     changed_rows_sql = None
-    # not on the key itself: a row without one is in no changed set, only the whole test sees it
-    keyed = test.column not in ("account", "tracking_id")
-    if test.kind in PER_ROW_KINDS and keyed and rows_follow_their_tracking(model):
+    if _per_tracking(test) and (rows_follow_their_tracking(model) or merges_by_tracking(model)):
         changed_rows_sql = compile_generic_test(test, _changed_rows(test.model))
     return DataTest(
-        test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql
+        test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql,
+        needs_confined_merge=merges_by_tracking(model),
     )
 
 
@@ -143,11 +168,14 @@ def _from_singular(test: SingularTest, model: Model) -> DataTest:
     description = test.description or f"{test.path.name} returns no rows"
     select_sql = render_sql(test.sql, str(test.path), test.variables)
     changed_rows_sql = None
-    if test.per_row and rows_follow_their_tracking(model):
+    if test.per_row and (rows_follow_their_tracking(model) or merges_by_tracking(model)):
         changed_rows_sql = render_sql(
             test.sql, str(test.path), test.variables, relations={test.model: _changed_rows(test.model)}
         )
-    return DataTest(test.name, test.model, test.severity, select_sql, description, changed_rows_sql)
+    return DataTest(
+        test.name, test.model, test.severity, select_sql, description, changed_rows_sql,
+        needs_confined_merge=merges_by_tracking(model),
+    )
 
 
 def compile_tests(project: Project) -> list[DataTest]:
@@ -167,15 +195,26 @@ def _json_safe(value: Any) -> Any:
 
 
 def _tests_passed_since_previous_load(connection: duckdb.DuckDBPyConnection, tests: list[DataTest]) -> set[str]:
-    """The tests that may run over the changed rows now: restrictable, and passed on the previous
-    load (or already on this one); none unless the load was incremental."""
+    """The tests that may run over the changed rows now: restrictable, passed on the previous load
+    (or already on this one), and on an incremental model, merged confined to the changed
+    trackings on this load; none unless the load was incremental."""
     load = read_load_info(connection)
     if load.mode != "incremental" or load.loaded_at is None:
         return set()
     loads = {load.loaded_at, previous_load(connection, load)} - {None}
     rows = connection.execute(f"select test, max(loaded_at) from {PASSED_TESTS} group by test").fetchall()
     last_passed = dict(rows)
-    return {test.name for test in tests if test.changed_rows_sql is not None and last_passed.get(test.name) in loads}
+    confined = {
+        row[0] for row in connection.execute(
+            f"select distinct model from {CONFINED_MERGES} where loaded_at = ?", [load.loaded_at]
+        ).fetchall()
+    }
+    return {
+        test.name for test in tests
+        if test.changed_rows_sql is not None
+        and last_passed.get(test.name) in loads
+        and (not test.needs_confined_merge or test.model in confined)
+    }
 
 
 def _outcome(connection: duckdb.DuckDBPyConnection, sql: str, changed_rows_only: bool) -> TestOutcome:

@@ -17,6 +17,10 @@ incremental model when an incremental merge could leave it wrong:
 
 Which load each incremental model last caught up with is kept in `models_state.merged_loads`
 (and which load each data test passed on in `models_state.passed_tests`, see data_tests.py).
+A merge keyed by (account, tracking_id) whose rows all belong to changed trackings is recorded in
+`models_state.confined_merges`: every other row of the model is as the previous load left it, which
+is what lets the checks test the changed trackings' rows only (data_tests.py). The runner checks
+that on the merged rows rather than trusting the model's SQL to filter that way.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ LOAD_INFO = "raw.load_info"
 STATE_SCHEMA = "models_state"
 MERGED_LOADS = f"{STATE_SCHEMA}.merged_loads"
 PASSED_TESTS = f"{STATE_SCHEMA}.passed_tests"
+CONFINED_MERGES = f"{STATE_SCHEMA}.confined_merges"
+TRACKING_KEY = ("account", "tracking_id")
+CHANGED_TRACKINGS = "raw.changed_trackings"
 INCOMING = "incremental_incoming_rows"
 
 
@@ -69,6 +76,7 @@ def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create schema if not exists {STATE_SCHEMA}")
     connection.execute(f"create table if not exists {MERGED_LOADS} (model varchar, loaded_at timestamp)")
     connection.execute(f"create table if not exists {PASSED_TESTS} (test varchar, loaded_at timestamp)")
+    connection.execute(f"create table if not exists {CONFINED_MERGES} (model varchar, loaded_at timestamp)")
 
 
 def read_load_info(connection: duckdb.DuckDBPyConnection) -> LoadInfo:
@@ -119,7 +127,18 @@ def _columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple
     return [(row[0], row[1]) for row in connection.execute(f"describe {relation}").fetchall()]
 
 
-def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str) -> int | None:
+def _confined_to_changed_trackings(connection: duckdb.DuckDBPyConnection, model: Model) -> bool:
+    """Every incoming row is a changed tracking's (a NULL key is in no changed set, so it is not)."""
+    if model.unique_key != TRACKING_KEY:
+        return False
+    outside = connection.execute(
+        f"select count(*) from {INCOMING} as incoming anti join {CHANGED_TRACKINGS} as changed "
+        "on changed.account = incoming.account and changed.tracking_id = incoming.tracking_id"
+    ).fetchall()[0][0]
+    return int(outside) == 0
+
+
+def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str, load: LoadInfo) -> int | None:
     """delete+insert of the changed trackings' rows in one transaction, so readers never see the
     table half merged; None (nothing changed) when the new rows no longer fit the table's columns."""
     select_sql = render_sql(model.sql, str(model.path), model.variables, incremental=True)
@@ -133,6 +152,8 @@ def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str) -> 
         connection.execute(f"delete from {target} as existing using {INCOMING} as incoming where {matches}")
         connection.execute(f"insert into {target} by name select * from {INCOMING}")
         rows_merged = connection.execute(f"select count(*) from {INCOMING}").fetchall()[0][0]
+        if _confined_to_changed_trackings(connection, model):
+            connection.execute(f"insert into {CONFINED_MERGES} values (?, ?)", [model.name, load.loaded_at])
         connection.execute(f"drop table {INCOMING}")
         connection.execute("commit")
     except Exception:
@@ -161,10 +182,13 @@ def build_model(
         create_state_tables(connection)
         load = read_load_info(connection)
         if existing is not None and not full_refresh and _may_merge(connection, model, load):
-            rows_merged = _merge(connection, model, target)
+            rows_merged = _merge(connection, model, target, load)
     if rows_merged is None:
         select_sql = render_sql(model.sql, str(model.path), model.variables)
         connection.execute(f"create or replace {wanted} {target} as {select_sql}")
+        if model.materialized == "incremental":
+            # rebuilt whole: any row may have changed, whatever an earlier merge of this load confined
+            connection.execute(f"delete from {CONFINED_MERGES} where model = ?", [model.name])
     if load is not None:
         _record_merged_load(connection, model.name, load)
 
