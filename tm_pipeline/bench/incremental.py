@@ -4,8 +4,10 @@ A synthetic lake (bench/synthetic_lake.py) holds a full sync of the account and 
 incremental extractions, one per simulated 3-hour sync. At each point of the curve one more
 extraction brings `changed` changed trackings, and a fresh worker process runs load → models →
 checks → publish on it (bench/warehouse_run_worker.py): its seconds per stage and peak RSS are the
-figures. The first run over the lake is a full rebuild and is reported as such. The target: the
-run at the last point within 1.2× of the first, whatever the number of extractions.
+figures. A point is measured `repeats` times (a sync each) and reports its median run, so one
+noisy run on a shared machine does not make the curve. The first run over the lake is a full
+rebuild and is reported as such. The target: the run at the last point within 1.2× of the first,
+whatever the number of extractions.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class _History:
 
 def bench_incremental(
     trackings: int, points: tuple[int, ...], log: Callable[[str], None], history_rows: int = 200,
-    changed: int = 2000, memory_limit: str = "4GB", models: bool = True,
+    changed: int = 2000, memory_limit: str = "4GB", models: bool = True, repeats: int = 3,
 ) -> dict[str, Any]:
     """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
 
@@ -93,12 +95,16 @@ def bench_incremental(
             if full_rebuild is None:
                 full_rebuild = {"extractions": history.extractions, **catch_up}
                 log(f"  full rebuild: {catch_up['total_s']:.1f} s, peak RSS {catch_up['peak_rss_mb']:.0f} MB")
-            history.sync(changed)
-            measured = _run_worker(data_dir, memory_limit, models)
-            curve.append({"extractions": history.extractions, **measured})
-            stages = ", ".join(f"{name[:-2]} {measured[name]:.2f} s" for name in STAGES if name in measured)
-            log(f"  run at {history.extractions} extractions ({measured['mode']}): {stages}; "
-                f"peak RSS {measured['peak_rss_mb']:.0f} MB")
+            runs = []
+            for _ in range(repeats):
+                history.sync(changed)
+                runs.append(_run_worker(data_dir, memory_limit, models))
+                stages = ", ".join(f"{name[:-2]} {runs[-1][name]:.2f} s" for name in STAGES if name in runs[-1])
+                log(f"  run at {history.extractions} extractions ({runs[-1]['mode']}): total "
+                    f"{runs[-1]['total_s']:.2f} s ({stages}); peak RSS {runs[-1]['peak_rss_mb']:.0f} MB")
+            measured = sorted(runs, key=lambda run: run["total_s"])[len(runs) // 2]
+            curve.append({"extractions": history.extractions, "runs_total_s": [run["total_s"] for run in runs],
+                          **measured})
     first, last = curve[0], curve[-1]
     return {
         "trackings": trackings,

@@ -192,6 +192,6 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.incremental import bench_incremental
 
         results["incremental_10m"] = bench_incremental(
-            10_000_000, (10,), log, memory_limit=memory_limit, models=False
+            10_000_000, (10,), log, memory_limit=memory_limit
         )
     return results
