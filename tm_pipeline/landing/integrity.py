@@ -71,6 +71,8 @@ class LakeAudit:
     strays: list[str] = field(default_factory=list)  # lake-relative: in the lake, in no manifest
     manifests: list[Manifest] = field(default_factory=list)
     committed: dict[Path, CommittedFile] = field(default_factory=dict)  # every verified file
+    # (size, mtime_ns) of each local file as the audit stat'ed it, so the load plan need not stat it again
+    stats: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def page_problems(self) -> list[LakeProblem]:
@@ -93,14 +95,17 @@ class LakeAudit:
 
 
 def _check_file(
-    lake: Lake, path: Path, rows: int | None, sha256: str | None, known: KnownFile | None = None
+    lake: Lake, path: Path, rows: int | None, sha256: str | None, known: KnownFile | None = None,
+    stats: dict[Path, tuple[int, int]] | None = None,
 ) -> tuple[str, str] | None:
-    """(kind, detail) when the file is not as committed, else None."""
+    """(kind, detail) when the file is not as committed, else None; a local file's stat goes to `stats`."""
     if lake.is_local:
         try:
             on_disk = os.stat(path)
         except FileNotFoundError:
             return MISSING, "listed in the manifest but not in the lake"
+        if stats is not None:
+            stats[path] = (on_disk.st_size, on_disk.st_mtime_ns)
         if known is not None and known.sha256 == sha256:
             if (on_disk.st_size, on_disk.st_mtime_ns) == (known.size_bytes, known.mtime_ns):
                 return None  # verified when it was loaded, and not written since
@@ -136,7 +141,9 @@ def _audit_compaction(
             continue
         if relative in compaction.lost:
             continue
-        problem = _check_file(lake, lake.root / relative, part["rows"], part["sha256"], known.get(relative))
+        problem = _check_file(
+            lake, lake.root / relative, part["rows"], part["sha256"], known.get(relative), audit.stats
+        )
         if problem is not None:
             is_ledger = folder == "api_calls"
             audit.problems.append(LakeProblem(relative, compaction.extraction_id, *problem, is_ledger=is_ledger))
@@ -158,7 +165,7 @@ def _audit_manifest(lake: Lake, manifest: Manifest, audit: LakeAudit, known: Map
         listed.add(relative)
         if relative in manifest.lost:
             return False  # the loss was accepted (tm-pipeline lake accept-loss)
-        problem = _check_file(lake, path, rows, sha256, known.get(relative))
+        problem = _check_file(lake, path, rows, sha256, known.get(relative), audit.stats)
         if problem is not None:
             audit.problems.append(LakeProblem(relative, manifest.extraction_id, *problem, is_ledger=is_ledger))
         else:

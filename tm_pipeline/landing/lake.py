@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -464,7 +465,7 @@ def open_lake(uri: str, s3_endpoint_url: str = "") -> Lake:
 
 def parse_manifest(payload: bytes) -> Manifest:
     """A manifest from its JSON; one written before checksums (no `format`) reads as format 1."""
-    document = json.loads(payload)
+    document = orjson.loads(payload)  # thousands per load: orjson parses them several times faster than json
     document["pages"] = {int(page): rows for page, rows in document["pages"].items()}
     document["checksums"] = {int(page): digest for page, digest in document.get("checksums", {}).items()}
     for by_page in ("quarantined", "quarantine_checksums"):  # absent from manifests older than the quarantine

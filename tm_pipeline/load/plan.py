@@ -148,7 +148,8 @@ def plan_load(
     for kind, files in all_files.items():
         for part, path in files:
             record = loaded.get(part.name(path))
-            if record is not None and _stat(path) not in (None, (record.size_bytes, record.mtime_ns)):
+            found = part.audit.stats.get(path) or _stat(path)
+            if record is not None and found not in (None, (record.size_bytes, record.mtime_ns)):
                 plan.rewritten.setdefault(kind, []).append((part, path))
     plan.retired = sorted(
         f for f, record in loaded.items()
