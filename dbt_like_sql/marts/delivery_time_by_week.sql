@@ -1,5 +1,7 @@
 {{ config(materialized='table') }}
 -- Delivery time per ISO week (Monday) of the first scan; shipments never scanned have no week.
+-- Each column's quantiles come from one quantile_cont(x, [..]) call: one sort of the group's values
+-- instead of one per quantile.
 select
     account,
     week_start,
@@ -7,9 +9,9 @@ select
     count(delivery_days) as delivered,
     -- an exact sum (decimal), so the mean is the same bit for bit whatever order rows add in
     avg(cast(delivery_days as decimal(38, 15))) as mean_delivery_days,
-    quantile_cont(delivery_days, 0.5) as p50_delivery_days,
-    quantile_cont(delivery_days, 0.9) as p90_delivery_days,
-    quantile_cont(delivery_days, 0.95) as p95_delivery_days
+    quantile_cont(delivery_days, [0.5, 0.9, 0.95])[1] as p50_delivery_days,
+    quantile_cont(delivery_days, [0.5, 0.9, 0.95])[2] as p90_delivery_days,
+    quantile_cont(delivery_days, [0.5, 0.9, 0.95])[3] as p95_delivery_days
 from {{ ref('fct_shipments') }}
 where first_scan_at is not null
 group by account, week_start
