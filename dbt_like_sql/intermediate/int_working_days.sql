@@ -4,16 +4,33 @@
 -- day (Monday to Friday, not one of var('working_day_holidays')), and working_day_number, the
 -- working days up to and including it.
 -- Business days between two dates are then a difference: working days d with start < d <= end.
-with touched_dates as (
-    -- each tracking's first and last scan bound all its checkpoints: one row per tracking, not per scan
-    select cast(first_scan_at as date) as calendar_date from {{ ref('int_shipment_milestones') }}
+with milestone_bounds as (
+    -- each tracking's first and last scan bound all its checkpoints
+    select cast(min(first_scan_at) as date) as first_date, cast(max(last_scan_at) as date) as last_date
+    from {{ ref('int_shipment_milestones') }}
+),
+
+tracking_bounds as (
+    select
+        -- converted after min/max (the UTC wall time keeps the instants' order): once, not per row
+        cast(timezone('UTC', min(created_at)) as date) as first_date,
+        cast(timezone('UTC', max(created_at)) as date) as last_date,
+        -- the as-of date ("now" for the promise of active shipments) may be after every scan
+        cast(timezone('UTC', max(updated_at)) as date) as as_of_date
+    from {{ ref('stg_trackings') }}
+),
+
+touched_dates as (
+    -- aggregated per source before the union: a few rows, not two per tracking
+    select first_date as calendar_date from milestone_bounds
     union all
-    select cast(last_scan_at as date) from {{ ref('int_shipment_milestones') }}
+    select last_date from milestone_bounds
     union all
-    select cast(timezone('UTC', created_at) as date) from {{ ref('stg_trackings') }}
+    select first_date from tracking_bounds
     union all
-    -- the as-of date ("now" for the promise of active shipments) may be after every scan
-    select cast(timezone('UTC', max(updated_at)) as date) from {{ ref('stg_trackings') }}
+    select last_date from tracking_bounds
+    union all
+    select as_of_date from tracking_bounds
 ),
 
 bounds as (
