@@ -9,8 +9,10 @@ it, `changed_rows_only`), where that gives the same verdict as the whole relatio
 - the test is per tracking: per row (`not_null`, `accepted_values` — not on account or tracking_id:
   a row without one is in no changed set —, or a singular test marked
   `config(meta={'per_row': True})`), or `unique` over exactly `row(account, tracking_id)` (two rows
-  with one key belong to one tracking: if either is new, both are in its changed rows); not
-  `relationships` or `unique` over other columns, which compare trackings;
+  with one key belong to one tracking: if either is new, both are in its changed rows), or
+  `relationships` from tracking_id to tracking_id of a staging view over raw (an incremental load
+  only adds or replaces trackings, never removes one, so an unchanged row's parent is still there);
+  not `relationships` to other parents or `unique` over other columns, which compare trackings;
 - only the changed trackings' rows of its model can have changed since the previous load:
   - a view over raw alone with account and tracking_id columns (the staging views): a tracking's
     rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
@@ -30,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from tm_pipeline.models.project import GenericTest, Model, Project, ProjectError, SingularTest
+from tm_pipeline.models.project import REF_PATTERN, GenericTest, Model, Project, ProjectError, SingularTest
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
 from tm_pipeline.models.runner import (
     CONFINED_MERGES,
@@ -108,9 +110,16 @@ def merges_by_tracking(model: Model) -> bool:
     return model.materialized == "incremental" and model.unique_key == TRACKING_KEY
 
 
-def _per_tracking(test: GenericTest) -> bool:
+def _per_tracking(test: GenericTest, project: Project) -> bool:
     if test.kind == "unique":
         return test.column.replace(" ", "") == "row(account,tracking_id)"
+    if test.kind == "relationships":
+        parent = REF_PATTERN.fullmatch("{{ " + str(test.arguments["to"]).strip() + " }}")
+        return (
+            parent is not None and parent["name"] in project.models
+            and rows_follow_their_tracking(project.models[parent["name"]])
+            and test.column == test.arguments["field"] == "tracking_id"
+        )
     # not on the key itself: a row without one is in no changed set, only the whole test sees it
     return test.kind in PER_ROW_KINDS and test.column not in ("account", "tracking_id")
 
@@ -154,9 +163,9 @@ def _describe_generic(test: GenericTest) -> str:
     return f"{test.model}.{test.column} is {test.kind.replace('_', ' ')}"
 
 
-def _from_generic(test: GenericTest, model: Model) -> DataTest:
+def _from_generic(test: GenericTest, model: Model, project: Project) -> DataTest:
     changed_rows_sql = None
-    if _per_tracking(test) and (rows_follow_their_tracking(model) or merges_by_tracking(model)):
+    if _per_tracking(test, project) and (rows_follow_their_tracking(model) or merges_by_tracking(model)):
         changed_rows_sql = compile_generic_test(test, _changed_rows(test.model))
     return DataTest(
         test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql,
@@ -180,7 +189,7 @@ def _from_singular(test: SingularTest, model: Model) -> DataTest:
 
 def compile_tests(project: Project) -> list[DataTest]:
     """Every generic and singular test of the project, ready to run."""
-    generic = [_from_generic(test, project.models[test.model]) for test in project.generic_tests]
+    generic = [_from_generic(test, project.models[test.model], project) for test in project.generic_tests]
     return generic + [_from_singular(test, project.models[test.model]) for test in project.singular_tests]
 
 
