@@ -1,12 +1,17 @@
 """An analyst's read-only connection, held open in another process across a full run, neither
-blocks the run nor breaks; after reconnecting it sees the new data."""
+blocks the run nor breaks; after reconnecting it sees the new data. The publish shares the build
+file (a hard link), so the run after the reader's writes a copy; the run after that, with no reader
+left, writes the spare (the file the first run published) and catches it up from the lake."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import duckdb
 
 from tm_pipeline.definitions import default_resources
 from tm_pipeline.runs import materialize_all
@@ -37,6 +42,7 @@ def test_reader_holding_the_published_file_across_a_run(tmp_path: Path) -> None:
         resources = default_resources(data_dir, base_url=sandbox.base_url, api_key=KEY)
         assert materialize_all(resources, data_dir).success
         published = resources["warehouse"].published_file
+        first_file = os.stat(published).st_ino
 
         reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(published)],
@@ -51,7 +57,16 @@ def test_reader_holding_the_published_file_across_a_run(tmp_path: Path) -> None:
         assert reader.wait(timeout=60) == 0, reader.stderr.read()
         truth = len(sandbox.truth_trackings())
 
+        # no reader now: the third run writes the spare, the first run's file, two syncs behind
+        sandbox.advance_clock(24)
+        third_run = materialize_all(resources, data_dir)
+        third_truth = len(sandbox.truth_trackings())
+        with duckdb.connect(str(published), read_only=True) as connection:
+            third = connection.execute("SELECT count(*) FROM main.fct_shipments").fetchall()[0][0]
+
     assert second_run.success, "the writer was blocked or broken by the open reader"
     assert before == ["before", "1500"]
     assert during == ["during", "1500"], "the open reader must keep its consistent snapshot"
     assert after == ["after", str(truth)] and truth > 1500
+    assert third_run.success and os.stat(published).st_ino == first_file
+    assert third == third_truth > truth, "the spare caught up with both syncs it missed"

@@ -14,6 +14,15 @@ holds what that does not count (the Python interpreter, Dagster, pyarrow, DuckDB
 allocations); at 10M trackings a 4GB DuckDB limit peaked at 4.5 GB of process memory. Beyond its
 share DuckDB spills to `temp_directory` on disk. Threads stay DuckDB's default, one per core.
 
+The publish shares the build file with readers instead of copying it (publish/snapshot.py): the
+published name becomes a second hard link to the build file's inode. So before anything writes the
+build file again, `connect_build` gives the build name an inode no reader can have open
+(`detach_from_readers`): the spare, the file published the time before, when no reader still holds
+it (its incremental load then catches up from the lake, two syncs at once), else a fresh copy of the
+published file. The published inode becomes the next spare. Readers keep their snapshot; a run is
+never blocked by them. Everything in a build file is derived from the lake except the history the
+checks append (HISTORY_TABLES): a spare takes the rows the published file has beyond its own.
+
 Checkpoints do not vacuum (`max_vacuum_tasks = 0`): an incremental load deletes a few rows spread
 over every row group of raw.checkpoints, and a vacuuming checkpoint then rewrites all of them, a
 cost that grows with the table instead of with the change. The load vacuums on purpose instead,
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +41,9 @@ from pathlib import Path
 import duckdb
 
 READER_STORAGE_VERSION = "v1.0.0"
+CHECK_RESULTS_TABLE = "main.dq_check_results"  # every asset check's outcome (models/results.py)
+# Tables a run appends to that no load can derive from the lake, with the column that orders them.
+HISTORY_TABLES = {CHECK_RESULTS_TABLE: "checked_at"}
 DEFAULT_MEMORY_LIMIT = "4GB"
 DUCKDB_SHARE = 0.7  # of the budget, for DuckDB's buffer manager; the rest is the process's own
 _UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -66,13 +79,79 @@ class DuckDBLimits:
         return settings
 
 
+def spare_of(build_file: Path) -> Path:
+    return build_file.with_name(build_file.stem + ".spare" + build_file.suffix)
+
+
+def _free_for_writing(path: Path) -> bool:
+    """A DuckDB file nobody has open (a reader's lock makes the open fail) and without a write-ahead log."""
+    if not path.exists() or path.stat().st_nlink != 1 or path.with_name(path.name + ".wal").exists():
+        return False
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error:  # locked by a reader, or not a DuckDB file any more
+        return False
+    return True
+
+
+def detach_from_readers(build_file: Path) -> str:
+    """Give `build_file` an inode of its own before it is written, if the publish shared it; says how.
+
+    '' (not shared), 'spare' (the previous publish's file, free) or 'copy' (the spare is held by a
+    reader or missing: a copy of the published file). The shared inode stays published and becomes
+    the spare. Each step is one rename, so a crash between them loses at most the spare."""
+    next_spare = build_file.with_name(f".{build_file.name}.next-spare")
+    next_spare.unlink(missing_ok=True)  # left by a crash mid-detach
+    try:
+        if os.stat(build_file).st_nlink == 1:
+            return ""
+    except FileNotFoundError:
+        return ""
+    spare = spare_of(build_file)
+    os.link(build_file, next_spare)
+    if _free_for_writing(spare):
+        os.replace(spare, build_file)
+        _carry_history(build_file, next_spare)
+        how = "spare"
+    else:
+        copy = build_file.with_name(f".{build_file.name}.copy")
+        shutil.copyfile(build_file, copy)
+        os.replace(copy, build_file)
+        how = "copy"
+    os.replace(next_spare, spare)
+    return how
+
+
+def _carry_history(build_file: Path, newer: Path) -> None:
+    """Append to `build_file` the HISTORY_TABLES rows that `newer` (the published file) has beyond it."""
+    with duckdb.connect(str(build_file)) as connection:
+        connection.execute(f"ATTACH '{str(newer).replace(chr(39), chr(39) * 2)}' AS newer (READ_ONLY)")
+        present = {
+            f"{schema}.{table}" for schema, table in connection.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'newer'"
+            ).fetchall()
+        }
+        for table, order in HISTORY_TABLES.items():
+            if table not in present:
+                continue
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM newer.{table} LIMIT 0")
+            connection.execute(
+                f"INSERT INTO {table} SELECT * FROM newer.{table} "
+                f"WHERE {order} > (SELECT coalesce(max({order}), '-infinity') FROM {table})"
+            )
+        connection.execute("DETACH newer")
+
+
 def connect_build(
     build_file: Path, read_only: bool = False, limits: DuckDBLimits | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open the build file; a new one is created in READER_STORAGE_VERSION (an existing file keeps its own)."""
+    """Open the build file; a new one is created in READER_STORAGE_VERSION (an existing file keeps its own).
+
+    A write connection first detaches the file from the published one (see the module docstring)."""
     config = (limits or DuckDBLimits()).config()
     if read_only:
         return duckdb.connect(str(build_file), read_only=True, config=config)
+    detach_from_readers(build_file)
     return duckdb.connect(
         str(build_file), config={"storage_compatibility_version": READER_STORAGE_VERSION, **config}
     )

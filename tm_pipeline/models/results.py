@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 
 import duckdb
 
-RESULTS_TABLE = "main.dq_check_results"
+from tm_pipeline.contracts.warehouse_file import CHECK_RESULTS_TABLE
+
+# A history table of the warehouse file: carried from file to file by the publish (warehouse_file.py).
+RESULTS_TABLE = CHECK_RESULTS_TABLE
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
 """Publish the warehouse atomically, so readers never block a run and a run never breaks a reader.
 
 DuckDB lets one process write a file, and a reader's lock would stop that writer. So runs build
-into a separate file nobody else opens, and publishing writes a copy beside the published file and
-renames it over that file in one step. A reader holding the old file keeps a consistent snapshot
-until it reconnects; then it sees the new one. It never sees a half-built table.
+into a separate file nobody else opens, and publishing puts a second name on it beside the
+published file (a hard link: no bytes copied, whatever the size) and renames that over the
+published file in one step. A reader holding the old file keeps a consistent snapshot until it
+reconnects; then it sees the new one. It never sees a half-built table. The build file is never
+written while it is the published one: the next write connection first moves the build name to
+another inode (contracts/warehouse_file.py, detach_from_readers). Where a hard link cannot be made
+(the published file on another file system), the publish copies, as it did before: a reflink where
+the file system offers one, else the bytes.
 
 The published file must be in a storage format DuckDB 1.x reads: DuckDB 2.x writes files that
 1.x refuses, and most readers (the 1.x CLI, Metabase's, Superset's and Evidence's drivers) are 1.x.
@@ -38,6 +43,8 @@ def publish_snapshot(
 
     On a full disk the partial copy is removed, the published file is left as it was, and
     DiskFullError names the path."""
+    if _same_file(build_path, published_path):
+        return published_path.stat().st_size  # published already, and nothing has written it since
     try:
         with duckdb.connect(str(build_path), config=(limits or DuckDBLimits()).config()) as connection:
             connection.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
@@ -64,7 +71,7 @@ def publish_snapshot(
         leftover.unlink(missing_ok=True)  # a publish that died half-way; nobody reads the staging file
     try:
         if str(tags.get("storage_version", "")).startswith(storage_version):
-            _copy(build_path, staging)
+            _share(build_path, staging)
         else:
             _rewrite(build_path, staging, storage_version, limits or DuckDBLimits())
         os.replace(staging, published_path)
@@ -76,6 +83,21 @@ def publish_snapshot(
             raise DiskFullError(published_path, kept) from error
         raise
     return published_path.stat().st_size
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except FileNotFoundError:
+        return False
+
+
+def _share(build_path: Path, staging: Path) -> None:
+    """`staging` as a second name of the build file; a copy where the file system cannot link them."""
+    try:
+        os.link(build_path, staging)
+    except OSError:  # another file system (EXDEV), or one without hard links
+        _copy(build_path, staging)
 
 
 # Linux's FICLONE ioctl: the copy shares the source's blocks (copy-on-write), whatever the size.
