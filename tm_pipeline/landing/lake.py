@@ -278,23 +278,44 @@ class Lake:
     def api_calls_glob(self) -> str:
         return str(self.root / "api_calls" / "*" / "*.parquet")
 
+    def _under(self, *parts: str) -> Path:
+        """A path under the root, parsed once: the audit builds thousands per load, and a chain of
+        pathlib joins costs twice one parse of the joined string."""
+        return Path("/".join((str(self.root), *parts)))
+
     def _manifest_path(self, extraction_id: str) -> Path:
-        return self.root / "manifests" / f"{extraction_id}.json"
+        return self._under("manifests", f"{extraction_id}.json")
 
     def _pages_dir(self, manifest: Manifest) -> Path:
-        return self.root / "trackings" / f"window={manifest.window_key}" / f"extraction={manifest.extraction_id}"
+        return self._under("trackings", f"window={manifest.window_key}", f"extraction={manifest.extraction_id}")
 
     def page_path(self, manifest: Manifest, page: int) -> Path:
-        return self._pages_dir(manifest) / f"page-{page:06d}.parquet"
+        return self._under(
+            "trackings", f"window={manifest.window_key}", f"extraction={manifest.extraction_id}",
+            f"page-{page:06d}.parquet",
+        )
 
     def _quarantine_dir(self, extraction_id: str) -> Path:
-        return self.root / "quarantine" / f"extraction={extraction_id}"
+        return self._under("quarantine", f"extraction={extraction_id}")
 
     def quarantine_path(self, manifest: Manifest, page: int) -> Path:
-        return self._quarantine_dir(manifest.extraction_id) / f"page-{page:06d}.parquet"
+        return self._under("quarantine", f"extraction={manifest.extraction_id}", f"page-{page:06d}.parquet")
 
     def calls_dir(self, extraction_id: str) -> Path:
-        return self.root / "api_calls" / f"extraction={extraction_id}"
+        return self._under("api_calls", f"extraction={extraction_id}")
+
+    def _manifest_files(self) -> list[Path]:
+        """`manifests/*.json`, sorted; locally listed with scandir (a glob matches and sorts Paths, slower)."""
+        if self.filesystem is not None:
+            return self.glob("manifests/*.json")
+        try:
+            names = sorted(
+                entry.name for entry in os.scandir(self._under("manifests"))
+                if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file()
+            )
+        except FileNotFoundError:
+            return []
+        return [self._under("manifests", name) for name in names]
 
     def _write_parquet(self, path: Path, table: pa.Table) -> str:
         """Land `table` at `path` whole or not at all; returns the SHA-256 of the bytes written.
@@ -357,7 +378,7 @@ class Lake:
         from tm_pipeline.landing.manifest_repair import heal_manifest
 
         found = []
-        for path in self.glob("manifests/*.json"):
+        for path in self._manifest_files():
             try:
                 found.append(parse_manifest(self.read_bytes(path)))
             except (ValueError, TypeError, KeyError, AttributeError) as error:
