@@ -4,7 +4,7 @@ The published file must be readable by DuckDB 1.x: most readers (the 1.x CLI, th
 bundle: Metabase's, Superset's through duckdb_engine, Evidence's) are 1.x, and DuckDB 2.x writes a
 format they refuse by default. v1.0.0 is what every DuckDB from 1.0 up reads (1.x readers accept
 64..68; this is 64). A file's format is fixed when it is created, so the build file is created in
-it and the publish stays a plain file copy. Every stage that opens the build file (the load, the
+it and the publish stays a plain hard link. Every stage that opens the build file (the load, the
 resources the models and checks use, the publish) shares this, so it lives below all of them.
 
 Every pipeline step is held to a memory budget from configuration (TM_DUCKDB_MEMORY_LIMIT), so
@@ -46,6 +46,7 @@ CHECK_RESULTS_TABLE = "main.dq_check_results"  # every asset check's outcome (mo
 HISTORY_TABLES = {CHECK_RESULTS_TABLE: "checked_at"}
 DEFAULT_MEMORY_LIMIT = "4GB"
 DUCKDB_SHARE = 0.7  # of the budget, for DuckDB's buffer manager; the rest is the process's own
+VACUUM_TASKS = 100  # DuckDB's default, for the checkpoints that do vacuum
 _UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", re.IGNORECASE)
 
@@ -56,7 +57,6 @@ def budget_bytes(amount: str) -> int:
     if match is None:
         raise ValueError(f"not an amount of memory with its unit (like 4GB or 512MB): {amount!r}")
     return int(float(match[1]) * _UNITS[match[2].lower()])
-VACUUM_TASKS = 100  # DuckDB's default, for the checkpoints that do vacuum
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,16 @@ def spare_of(build_file: Path) -> Path:
     return build_file.with_name(build_file.stem + ".spare" + build_file.suffix)
 
 
-def _free_for_writing(path: Path) -> bool:
-    """A DuckDB file nobody has open (a reader's lock makes the open fail) and without a write-ahead log."""
-    if not path.exists() or path.stat().st_nlink != 1 or path.with_name(path.name + ".wal").exists():
+def _ready_spare(spare: Path, published: Path) -> bool:
+    """Whether the spare can be built on: nobody has it open (a reader's lock makes the write open
+    fail), no write-ahead log, a DuckDB file; if so it is given the history the published file has
+    beyond its own first, so a crash after this leaves a spare that is merely more complete."""
+    if not spare.exists() or spare.stat().st_nlink != 1 or spare.with_name(spare.name + ".wal").exists():
         return False
     try:
-        duckdb.connect(str(path)).close()
-    except duckdb.Error:  # locked by a reader, or not a DuckDB file any more
+        with duckdb.connect(str(spare)) as connection:
+            _carry_history(connection, published)
+    except duckdb.Error:  # locked by a reader, or damaged: the caller copies the published file instead
         return False
     return True
 
@@ -99,7 +102,8 @@ def detach_from_readers(build_file: Path) -> str:
 
     '' (not shared), 'spare' (the previous publish's file, free) or 'copy' (the spare is held by a
     reader or missing: a copy of the published file). The shared inode stays published and becomes
-    the spare. Each step is one rename, so a crash between them loses at most the spare."""
+    the spare. Each step is one link or rename: a crash between them leaves the build file shared
+    (this runs again) or detached, and at worst no spare (the next detach copies)."""
     next_spare = build_file.with_name(f".{build_file.name}.next-spare")
     next_spare.unlink(missing_ok=True)  # left by a crash mid-detach
     try:
@@ -109,9 +113,8 @@ def detach_from_readers(build_file: Path) -> str:
         return ""
     spare = spare_of(build_file)
     os.link(build_file, next_spare)
-    if _free_for_writing(spare):
+    if _ready_spare(spare, next_spare):
         os.replace(spare, build_file)
-        _carry_history(build_file, next_spare)
         how = "spare"
     else:
         copy = build_file.with_name(f".{build_file.name}.copy")
@@ -122,24 +125,23 @@ def detach_from_readers(build_file: Path) -> str:
     return how
 
 
-def _carry_history(build_file: Path, newer: Path) -> None:
-    """Append to `build_file` the HISTORY_TABLES rows that `newer` (the published file) has beyond it."""
-    with duckdb.connect(str(build_file)) as connection:
-        connection.execute(f"ATTACH '{str(newer).replace(chr(39), chr(39) * 2)}' AS newer (READ_ONLY)")
-        present = {
-            f"{schema}.{table}" for schema, table in connection.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'newer'"
-            ).fetchall()
-        }
-        for table, order in HISTORY_TABLES.items():
-            if table not in present:
-                continue
-            connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM newer.{table} LIMIT 0")
-            connection.execute(
-                f"INSERT INTO {table} SELECT * FROM newer.{table} "
-                f"WHERE {order} > (SELECT coalesce(max({order}), '-infinity') FROM {table})"
-            )
-        connection.execute("DETACH newer")
+def _carry_history(connection: duckdb.DuckDBPyConnection, newer: Path) -> None:
+    """Append the HISTORY_TABLES rows that `newer` (the published file) has beyond this connection's file."""
+    connection.execute(f"ATTACH '{str(newer).replace(chr(39), chr(39) * 2)}' AS newer (READ_ONLY)")
+    present = {
+        f"{schema}.{table}" for schema, table in connection.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'newer'"
+        ).fetchall()
+    }
+    for table, order in HISTORY_TABLES.items():
+        if table not in present:
+            continue
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM newer.{table} LIMIT 0")
+        connection.execute(
+            f"INSERT INTO {table} SELECT * FROM newer.{table} "
+            f"WHERE {order} > (SELECT coalesce(max({order}), '-infinity') FROM {table})"
+        )
+    connection.execute("DETACH newer")
 
 
 def connect_build(
