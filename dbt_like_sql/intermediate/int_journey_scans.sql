@@ -2,8 +2,7 @@
 -- One row per tracking (account, tracking_id): what its checkpoints say beyond the milestones, for
 -- fct_shipment_journeys: when the carrier received it, its newest checkpoint, and what happened
 -- between the first out-for-delivery and the delivered scan of a delivered shipment. A model of its
--- own so that an incremental run reads only the changed trackings' checkpoints, while the journeys
--- (whose as-of columns move with every load) are rebuilt whole from per-tracking tables (docs/models.md).
+-- own so that an incremental run reads only the changed trackings' checkpoints (docs/models.md).
 with shipments as (
     select account, tracking_id, status, first_out_for_delivery_at, delivered_at
     from {{ ref('fct_shipments') }}
