@@ -6,6 +6,7 @@ process, as an analyst's is, so DuckDB's file locks are the real ones."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -81,6 +82,7 @@ def test_publish_links_and_the_next_write_moves_to_the_spare_or_a_copy(tmp_path,
     write_run(build, 1)
     publish_snapshot(build, published)
     assert os.path.samefile(build, published)  # a second name, no bytes copied
+    assert stat.S_IMODE(os.stat(published).st_mode) == 0o444  # an analyst's read-write open fails
     first = os.stat(published).st_ino
 
     # an analyst opens the published file; the next run writes elsewhere (no spare yet: a copy)
@@ -104,7 +106,8 @@ def test_publish_links_and_the_next_write_moves_to_the_spare_or_a_copy(tmp_path,
 
     # nobody holds the spare: the run writes the spare itself, and it takes the check history it lacked
     write_run(build, 4)
-    assert os.stat(build).st_ino == second
+    assert os.stat(build).st_ino == second and os.access(build, os.W_OK)
+    assert stat.S_IMODE(os.stat(build).st_mode) == 0o644  # the spare, writable again for the pipeline
     assert state(build) == (4, ["run-1", "run-2", "run-3", "run-4"])
     assert os.stat(spare_of(build)).st_ino == third and state(published) == (3, ["run-1", "run-2", "run-3"])
 

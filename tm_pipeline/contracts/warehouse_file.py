@@ -47,6 +47,7 @@ HISTORY_TABLES = {CHECK_RESULTS_TABLE: "checked_at"}
 DEFAULT_MEMORY_LIMIT = "4GB"
 DUCKDB_SHARE = 0.7  # of the budget, for DuckDB's buffer manager; the rest is the process's own
 VACUUM_TASKS = 100  # DuckDB's default, for the checkpoints that do vacuum
+WRITABLE_MODE = 0o644  # a spare taken back as the build file (the publish made it read-only)
 _UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", re.IGNORECASE)
 
@@ -89,6 +90,7 @@ def _ready_spare(spare: Path, published: Path) -> bool:
     beyond its own first, so a crash after this leaves a spare that is merely more complete."""
     if not spare.exists() or spare.stat().st_nlink != 1 or spare.with_name(spare.name + ".wal").exists():
         return False
+    os.chmod(spare, WRITABLE_MODE)  # published files are read-only on disk (publish/snapshot.py)
     try:
         with duckdb.connect(str(spare)) as connection:
             _carry_history(connection, published)

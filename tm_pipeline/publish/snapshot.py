@@ -4,7 +4,9 @@ DuckDB lets one process write a file, and a reader's lock would stop that writer
 into a separate file nobody else opens, and publishing puts a second name on it beside the
 published file (a hard link: no bytes copied, whatever the size) and renames that over the
 published file in one step. A reader holding the old file keeps a consistent snapshot until it
-reconnects; then it sees the new one. It never sees a half-built table. The build file is never
+reconnects; then it sees the new one. It never sees a half-built table. The published file is
+read-only on disk (0444): it is the next spare, and an analyst's read-write open must fail rather
+than write into a file the pipeline builds on again. The build file is never
 written while it is the published one: the next write connection first moves the build name to
 another inode (contracts/warehouse_file.py, detach_from_readers). Where a hard link cannot be made
 (the published file on another file system), the publish copies, as it did before: a reflink where
@@ -28,6 +30,10 @@ from tm_pipeline.contracts.warehouse_file import READER_STORAGE_VERSION, DuckDBL
 from tm_pipeline.landing.lake import DiskFullError, is_disk_full
 
 __all__ = ["READER_STORAGE_VERSION", "publish_snapshot"]
+
+# The published file is read-only on disk: it is also the build file until the next run detaches it,
+# and later that run's spare, so an analyst's write (a read-write open) must fail, not reach a build.
+READ_ONLY_MODE = 0o444
 
 
 def _sql_string(text: str) -> str:
@@ -74,6 +80,7 @@ def publish_snapshot(
             _share(build_path, staging)
         else:
             _rewrite(build_path, staging, storage_version, limits or DuckDBLimits())
+        os.chmod(staging, READ_ONLY_MODE)
         os.replace(staging, published_path)
     except (OSError, duckdb.Error) as error:
         for partial in (staging, staging.with_name(staging.name + ".wal")):
