@@ -15,6 +15,7 @@ import dagster as dg
 from tm_pipeline import settings
 from tm_pipeline.accounts import DEFAULT_ACCOUNT, Account, default_account
 from tm_pipeline.contracts.dagster_columns import column_schema
+from tm_pipeline.contracts.pools import CALLS_API
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
@@ -170,6 +171,7 @@ def build_account_extract(account: Account) -> AccountExtract:
                 f"typed columns plus the item's original JSON{whose}.",
                 kinds={"parquet"},
                 metadata={"dagster/column_schema": column_schema(TRACKINGS_SCHEMA)},
+                tags=CALLS_API,
             ),
             dg.AssetSpec(
                 api_calls_key,
@@ -177,6 +179,7 @@ def build_account_extract(account: Account) -> AccountExtract:
                 f"key{whose}.",
                 kinds={"parquet"},
                 metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA)},
+                tags=CALLS_API,
             ),
         ],
         group_name="extract",
@@ -208,6 +211,7 @@ def build_account_extract(account: Account) -> AccountExtract:
         group_name="extract",
         pool=pool,
         kinds={"parquet"},
+        tags=CALLS_API,
         required_resource_keys={resource_key, "lake"},
         description="Backfills and repairs: every tracking created on one UTC day, extracted again. Re-running a "
         f"day replaces that day's earlier extraction in the lake; the load deduplicates against the sync{whose}.",

@@ -16,6 +16,7 @@ from tm_pipeline.api.client import key_fingerprint
 from tm_pipeline.api.create_codes import ITEM_TABLE, Severity
 from tm_pipeline.api.pacer import Pacer
 from tm_pipeline.contracts.dagster_columns import column_schema
+from tm_pipeline.contracts.pools import CALLS_API
 from tm_pipeline.register.record import REGISTRATIONS_SCHEMA, RegistrationRecord
 from tm_pipeline.register.run import Registrar, RegistrationStoppedError, RegistrationSummary
 from tm_pipeline.resources import LakeResource, TrackingMoreResource
@@ -92,6 +93,7 @@ def _metadata(summary: RegistrationSummary) -> dict[str, Any]:
     group_name="register",
     pool=settings.api_pool(),
     kinds={"parquet"},
+    tags=CALLS_API,
     description="Shipments from TM_SHIPMENTS_FILE created in TrackingMore (batches of 40, never a number twice), "
     "one result per input row with its reason; does nothing when no input is configured.",
     metadata={"dagster/column_schema": column_schema(REGISTRATIONS_SCHEMA)},

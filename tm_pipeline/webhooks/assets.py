@@ -8,8 +8,7 @@ run takes the warehouse pool like every load, so it never overlaps a scheduled s
 
 import dagster as dg
 
-from tm_pipeline.contracts.pools import WAREHOUSE_POOL
-from tm_pipeline.extract.assets import LAKE_API_CALLS, LAKE_BACKFILL, LAKE_TRACKINGS
+from tm_pipeline.contracts.pools import CALLS_API, CALLS_API_TAG, WAREHOUSE_POOL
 from tm_pipeline.resources import LakeResource
 from tm_pipeline.webhooks.seal import seal_pushes, unsealed_bytes
 
@@ -60,8 +59,9 @@ def lake_pushes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
 push_job = dg.define_asset_job(
     PUSH_JOB_NAME,
-    # Everything but the API extractions: a push run seals, loads, builds and publishes, never spends the key.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(LAKE_TRACKINGS, LAKE_API_CALLS, LAKE_BACKFILL),
+    # Everything but what calls the API (every account's extraction and backfill, registration): a push
+    # run seals, loads, builds and publishes, never spends a key.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.tag(CALLS_API_TAG, CALLS_API[CALLS_API_TAG]),
     description="Seal landed webhook pushes, load, rebuild the models, check, publish.",
     executor_def=dg.in_process_executor,
 )
