@@ -120,7 +120,12 @@ def detach_from_readers(build_file: Path) -> str:
         how = "spare"
     else:
         copy = build_file.with_name(f".{build_file.name}.copy")
-        shutil.copyfile(build_file, copy)
+        try:
+            shutil.copyfile(build_file, copy)
+        except OSError:
+            copy.unlink(missing_ok=True)  # a full disk leaves no partial copy behind
+            next_spare.unlink(missing_ok=True)
+            raise
         os.replace(copy, build_file)
         how = "copy"
     os.replace(next_spare, spare)
