@@ -380,6 +380,9 @@ def test_a_merge_confined_to_the_changed_trackings_lets_its_tests_check_their_ro
                LOADED_AT + timedelta(hours=3))
     (result,) = build_all(connection, project)
     assert result.merged and result.rows_merged == 3
+    # the checks read the rows the merge inserted, kept by the runner, instead of searching the model
+    kept = connection.execute("select tracking_id from models_state.merged_rows_of_notes order by all").fetchall()
+    assert kept == [("B",), ("B",), ("C",)]
     assert verdicts(connection, project) == {"unique": (True, 1), "not": (True, 1)}
     connection.close()
 
@@ -396,5 +399,7 @@ def test_a_merge_that_reaches_beyond_the_changed_trackings_runs_its_tests_whole(
     notes_load(connection, [("A", None), ("B", "b2")], ["B"], LOADED_AT + timedelta(hours=3))
     (result,) = build_all(connection, project)
     assert result.merged and result.rows_merged == 2
+    tables = {row[0] for row in connection.execute("select table_name from duckdb_tables()").fetchall()}
+    assert "merged_rows_of_notes" not in tables  # rows of a merge that is not confined are not kept
     assert verdicts(connection, project) == {"unique": (False, 0), "not": (False, 1)}
     connection.close()

@@ -39,6 +39,7 @@ from tm_pipeline.models.runner import (
     PASSED_TESTS,
     TRACKING_KEY,
     create_state_tables,
+    merged_rows,
     previous_load,
     read_load_info,
 )
@@ -87,7 +88,12 @@ def _changed_rows(model: str) -> str:
     return f"changed_rows_of_{model}"
 
 
-def _fill_changed_rows(connection: duckdb.DuckDBPyConnection, model: str) -> None:
+def _fill_changed_rows(connection: duckdb.DuckDBPyConnection, model: str, merged: bool) -> None:
+    """`merged`: an incremental model whose confined merge kept the rows it inserted; those are all its
+    rows that changed (the rest are as the previous load left them), so no search of the model."""
+    if merged:
+        connection.execute(f"create or replace temp table {_changed_rows(model)} as select * from {merged_rows(model)}")
+        return
     connection.execute(
         f"create or replace temp table {_changed_rows(model)} as select rows.* from {MODEL_SCHEMA}.{model} as rows "
         f"semi join {CHANGED_TRACKINGS} as changed "
@@ -248,9 +254,10 @@ def run_tests(
         return [_outcome(connection, test.sql, False) for test in tests]
     create_state_tables(connection)
     restricted = _tests_passed_since_previous_load(connection, tests)
+    merging = {test.model for test in tests if test.needs_confined_merge}
     models = sorted({test.model for test in tests if test.name in restricted})
     for model in models:
-        _fill_changed_rows(connection, model)
+        _fill_changed_rows(connection, model, merged=model in merging)
     outcomes = [
         _outcome(connection, test.changed_rows_sql or test.sql, True)
         if test.name in restricted

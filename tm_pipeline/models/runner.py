@@ -20,7 +20,8 @@ Which load each incremental model last caught up with is kept in `models_state.m
 A merge keyed by (account, tracking_id) whose rows all belong to changed trackings is recorded in
 `models_state.confined_merges`: every other row of the model is as the previous load left it, which
 is what lets the checks test the changed trackings' rows only (data_tests.py). The runner checks
-that on the merged rows rather than trusting the model's SQL to filter that way.
+that on the merged rows rather than trusting the model's SQL to filter that way, and keeps those
+rows (`merged_rows(model)`), so the checks read them instead of searching the model for them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ CONFINED_MERGES = f"{STATE_SCHEMA}.confined_merges"
 TRACKING_KEY = ("account", "tracking_id")
 CHANGED_TRACKINGS = "raw.changed_trackings"
 INCOMING = "incremental_incoming_rows"
+
+
+def merged_rows(model: str) -> str:
+    """The rows the model's last merge inserted, kept while that merge is recorded as confined."""
+    return f"{STATE_SCHEMA}.merged_rows_of_{model}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,9 @@ def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str, loa
         rows_merged = connection.execute(f"select count(*) from {INCOMING}").fetchall()[0][0]
         if _confined_to_changed_trackings(connection, model):
             connection.execute(f"insert into {CONFINED_MERGES} values (?, ?)", [model.name, load.loaded_at])
+            connection.execute(f"create or replace table {merged_rows(model.name)} as select * from {INCOMING}")
+        else:
+            connection.execute(f"drop table if exists {merged_rows(model.name)}")
         connection.execute(f"drop table {INCOMING}")
         connection.execute("commit")
     except Exception:
@@ -189,6 +198,7 @@ def build_model(
         if model.materialized == "incremental":
             # rebuilt whole: any row may have changed, whatever an earlier merge of this load confined
             connection.execute(f"delete from {CONFINED_MERGES} where model = ?", [model.name])
+            connection.execute(f"drop table if exists {merged_rows(model.name)}")
     if load is not None:
         _record_merged_load(connection, model.name, load)
 
