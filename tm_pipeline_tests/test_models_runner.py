@@ -338,3 +338,27 @@ def test_business_days_count_working_days_after_the_first_scan_date(warehouse):
         "select tracking_id, transit_days, transit_business_days, delivery_attempt "
         "from main.fct_shipment_journeys where transit_days is not null order by 1",
     ) == [("A", 3.5, 1, "first_attempt"), ("B", 2.5, 1, "first_attempt")]
+
+
+def test_a_v4_inforeceived_shipment_is_an_active_status_every_test_accepts(tmp_path):
+    """v4's ninth status (the courier has the data, pickup pending) passes the ERROR-severity status
+    tests and counts as active, stuck once silent: a v4 account must not stop every run on it."""
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    create_raw_tables(connection)
+    insert_rows(connection, "trackings", [
+        tracking_row("I", carrier_code="ups", status="InfoReceived", updated_at=datetime(2024, 3, 20)),
+        tracking_row("T", carrier_code="ups", status="transit", updated_at=datetime(2024, 3, 20)),
+    ])
+    insert_rows(connection, "checkpoints", [
+        checkpoint_row("I", "2024-03-01 09:00", "InfoReceived"),
+        checkpoint_row("T", "2024-03-19 09:00", "transit"),
+    ])
+    build_all(connection, load_project(SQL_DIR))
+    failing = [test.name for test in compile_tests(load_project(SQL_DIR))
+               if test.severity == "error" and run_test(connection, test).failures]
+    assert failing == []
+    assert connection.execute(
+        "select status, is_active, is_stuck from main.fct_shipment_journeys where tracking_id = 'I'"
+    ).fetchall() == [("inforeceived", True, True)]
+    assert connection.execute("select tracking_id from main.stuck_shipments").fetchall() == [("I",)]
+    connection.close()
