@@ -16,6 +16,7 @@ were well; only when a column refuses does the slow path look at items one by on
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -66,10 +67,8 @@ TRACKINGS_SCHEMA = pa.schema(
 )
 
 
-_TYPED_COLUMNS = (
-    "tracking_id", "tracking_number", "carrier_code", "status", "substatus", "original_country",
-    "destination_country", "created_at", "updated_at", "archived", "order_id",
-)
+# The columns an item feeds are the ItemFields the endpoints fill in (api/endpoints/base.py).
+_TYPED_COLUMNS = tuple(field.name for field in dataclasses.fields(ItemFields))
 
 
 @lru_cache(maxsize=8)
