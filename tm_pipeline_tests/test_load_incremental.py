@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from tm_pipeline.bench.synthetic_lake import land_extraction, restamped, sandbox_items
-from tm_pipeline.landing.lake import Lake
+from tm_pipeline.landing.lake import Lake, Manifest
 from tm_pipeline.load.bookkeeping import FULL, INCREMENTAL
 from tm_pipeline.load.raw_tables import LoadSummary
 from tm_pipeline.load.warehouse_load import load_warehouse
@@ -154,15 +154,21 @@ def test_a_lost_build_file_is_rebuilt_in_full_from_the_lake(tmp_path: Path, item
     assert _changed(incremental) == _ids(items[:350]), "after a full rebuild every tracking counts as changed"
 
 
-def test_a_loaded_file_rewritten_in_place_is_caught_without_hashing_the_whole_lake(
-    tmp_path: Path, items: list[bytes]
-) -> None:
-    """Same size, new bytes: the modification time gives it away, and the file is hashed again."""
+def _first_extraction_loaded(tmp_path: Path, items: list[bytes]) -> tuple[Lake, Path, Manifest]:
+    """A lake with the first extraction landed, loaded once into a new warehouse file."""
     lake = Lake(tmp_path / "lake")
     database = tmp_path / "warehouse.duckdb"
     extraction_id, landed, fetched_at, page_limit = _extractions(items)[0]
     manifest = land_extraction(lake, extraction_id, landed, fetched_at, page_limit=page_limit)
     _load(database, lake)
+    return lake, database, manifest
+
+
+def test_a_loaded_file_rewritten_in_place_is_caught_without_hashing_the_whole_lake(
+    tmp_path: Path, items: list[bytes]
+) -> None:
+    """Same size, new bytes: the modification time gives it away, and the file is hashed again."""
+    lake, database, manifest = _first_extraction_loaded(tmp_path, items)
     page = lake.page_path(manifest, 2)
     payload = bytearray(page.read_bytes())
     payload[300] ^= 0xFF
@@ -179,11 +185,7 @@ def test_a_loaded_file_touched_but_unchanged_is_hashed_once_and_recorded_again(
     tmp_path: Path, items: list[bytes]
 ) -> None:
     """A restore from a backup that did not keep modification times: one re-hash, not one per run."""
-    lake = Lake(tmp_path / "lake")
-    database = tmp_path / "warehouse.duckdb"
-    extraction_id, landed, fetched_at, page_limit = _extractions(items)[0]
-    manifest = land_extraction(lake, extraction_id, landed, fetched_at, page_limit=page_limit)
-    _load(database, lake)
+    lake, database, manifest = _first_extraction_loaded(tmp_path, items)
     page = lake.page_path(manifest, 1)
     page.write_bytes(page.read_bytes())
     touched_ns = page.stat().st_mtime_ns
