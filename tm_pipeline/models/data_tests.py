@@ -38,6 +38,7 @@ from tm_pipeline.models.runner import (
     CONFINED_MERGES,
     PASSED_TESTS,
     TRACKING_KEY,
+    LoadInfo,
     create_state_tables,
     merged_rows,
     previous_load,
@@ -209,11 +210,12 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _tests_passed_since_previous_load(connection: duckdb.DuckDBPyConnection, tests: list[DataTest]) -> set[str]:
+def _tests_passed_since_previous_load(
+    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], load: LoadInfo
+) -> set[str]:
     """The tests that may run over the changed rows now: restrictable, passed on the previous load
     (or already on this one), and on an incremental model, merged confined to the changed
     trackings on this load; none unless the load was incremental."""
-    load = read_load_info(connection)
     if load.mode != "incremental" or load.loaded_at is None:
         return set()
     loads = {load.loaded_at, previous_load(connection, load)} - {None}
@@ -253,7 +255,8 @@ def run_tests(
     if not incremental:
         return [_outcome(connection, test.sql, False) for test in tests]
     create_state_tables(connection)
-    restricted = _tests_passed_since_previous_load(connection, tests)
+    load = read_load_info(connection)
+    restricted = _tests_passed_since_previous_load(connection, tests, load)
     merging = {test.model for test in tests if test.needs_confined_merge}
     models = sorted({test.model for test in tests if test.name in restricted})
     for model in models:
@@ -266,7 +269,7 @@ def run_tests(
     ]
     for model in models:
         connection.execute(f"drop table {_changed_rows(model)}")
-    loaded_at = read_load_info(connection).loaded_at
+    loaded_at = load.loaded_at
     passed = [[test.name, loaded_at] for test, outcome in zip(tests, outcomes, strict=True) if outcome.passed]
     if loaded_at is not None and passed:
         connection.executemany(f"insert into {PASSED_TESTS} values (?, ?)", passed)
