@@ -31,6 +31,7 @@ once the rows it deleted since the last vacuum are a tenth of the table (load/me
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -39,6 +40,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 READER_STORAGE_VERSION = "v1.0.0"
 CHECK_RESULTS_TABLE = "main.dq_check_results"  # every asset check's outcome (models/results.py)
@@ -119,6 +122,10 @@ def detach_from_readers(build_file: Path) -> str:
         os.replace(spare, build_file)
         how = "spare"
     else:
+        # the one slow case (seconds per GB): say why it happens, so a waiting run is explained
+        why = "not free (a reader holds it open, or it is damaged)" if spare.exists() else "missing"
+        size_mb = os.stat(build_file).st_size / 1e6
+        log.info(f"copying the published warehouse ({size_mb:,.0f} MB) to build on: the spare {spare} is {why}")
         copy = build_file.with_name(f".{build_file.name}.copy")
         try:
             shutil.copyfile(build_file, copy)
