@@ -23,9 +23,10 @@ from tm_pipeline.load.raw_tables import LoadSummary
 from tm_pipeline.load.warehouse_load import load_warehouse
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+# loaded_at says which load wrote a row, so it is the one column a rebuild must not reproduce.
 TABLES = {
-    "trackings": "SELECT * FROM raw.trackings ORDER BY ALL",
-    "checkpoints": "SELECT * FROM raw.checkpoints ORDER BY ALL",
+    "trackings": "SELECT * EXCLUDE (loaded_at) FROM raw.trackings ORDER BY ALL",
+    "checkpoints": "SELECT * EXCLUDE (loaded_at) FROM raw.checkpoints ORDER BY ALL",
     "api_calls": "SELECT * FROM raw.api_calls ORDER BY ALL",
     "quarantine": "SELECT * FROM raw.quarantine ORDER BY ALL",
     "tracking_json": "SELECT * FROM raw.tracking_json ORDER BY ALL",
@@ -69,8 +70,25 @@ def _tables(database: Path) -> dict[str, list[tuple]]:
 
 
 def _changed(database: Path) -> set[str]:
+    """The trackings the last load changed, after checking that its raw rows say the same: exactly
+    theirs carry the load's loaded_at (what the incremental models select them by)."""
+    this_load = "loaded_at = (SELECT loaded_at FROM raw.load_info)"
     with duckdb.connect(str(database), read_only=True) as connection:
-        return {row[0] for row in connection.execute("SELECT tracking_id FROM raw.changed_trackings").fetchall()}
+        def ids(sql: str) -> set[str]:
+            return {row[0] for row in connection.execute(sql).fetchall()}
+
+        changed = ids("SELECT tracking_id FROM raw.changed_trackings")
+        stamped = ids(f"SELECT tracking_id FROM raw.trackings WHERE {this_load}")
+        with_checkpoints = ids("SELECT DISTINCT tracking_id FROM raw.checkpoints")
+        stamped_checkpoints = ids(f"SELECT DISTINCT tracking_id FROM raw.checkpoints WHERE {this_load}")
+        (unstamped_of_changed,) = connection.execute(
+            "SELECT count(*) FROM raw.checkpoints WHERE tracking_id IN (SELECT tracking_id FROM raw.changed_trackings) "
+            f"AND NOT {this_load}"
+        ).fetchall()[0]
+    assert stamped == changed, "raw.trackings rows stamped with this load are not the changed trackings"
+    assert stamped_checkpoints == changed & with_checkpoints, "raw.checkpoints stamped rows disagree"
+    assert unstamped_of_changed == 0, "a changed tracking kept checkpoints from an earlier load"
+    return changed
 
 
 def _ids(items: list[bytes]) -> set[str]:

@@ -21,7 +21,8 @@ checkpoints as (
         item_node
     from {{ ref('stg_checkpoints') }}
     {% if is_incremental() %}
-    where (account, tracking_id) in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+    -- the changed trackings' checkpoints are the rows this load wrote (docs/architecture.md)
+    where loaded_at = (select loaded_at from {{ source('raw', 'load_info') }})
     {% endif %}
 ),
 

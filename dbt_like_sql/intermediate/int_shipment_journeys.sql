@@ -14,8 +14,7 @@ with shipments as (
     inner join {{ ref('stg_trackings') }} as trackings
         on trackings.account = shipments.account and trackings.tracking_id = shipments.tracking_id
     {% if is_incremental() %}
-    where (shipments.account, shipments.tracking_id)
-        in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+    where trackings.loaded_at = (select loaded_at from {{ source('raw', 'load_info') }})
     {% endif %}
 ),
 

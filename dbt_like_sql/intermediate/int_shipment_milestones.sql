@@ -16,7 +16,8 @@ with milestones as (
         count(*) filter (where checkpoint_status = 'exception') > 0 as ever_exception
     from {{ ref('stg_checkpoints') }}
     {% if is_incremental() %}
-    where (account, tracking_id) in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+    -- the changed trackings' checkpoints are the rows this load wrote (docs/architecture.md)
+    where loaded_at = (select loaded_at from {{ source('raw', 'load_info') }})
     {% endif %}
     group by account, tracking_id
 )
@@ -35,6 +36,5 @@ from {{ ref('stg_trackings') }} as trackings
 left join milestones
     on milestones.account = trackings.account and milestones.tracking_id = trackings.tracking_id
 {% if is_incremental() %}
-where (trackings.account, trackings.tracking_id)
-    in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+where trackings.loaded_at = (select loaded_at from {{ source('raw', 'load_info') }})
 {% endif %}

@@ -28,6 +28,5 @@ left join {{ ref('int_shipment_milestones') }} as milestones
     on trackings.account = milestones.account
     and trackings.tracking_id = milestones.tracking_id
 {% if is_incremental() %}
-where (trackings.account, trackings.tracking_id)
-    in (select (account, tracking_id) from {{ source('raw', 'changed_trackings') }})
+where trackings.loaded_at = (select loaded_at from {{ source('raw', 'load_info') }})
 {% endif %}

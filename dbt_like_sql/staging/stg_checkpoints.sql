@@ -13,5 +13,6 @@ select
     substatus,
     status_description,
     details,
-    item_node
+    item_node,
+    loaded_at
 from {{ source('raw', 'checkpoints') }}

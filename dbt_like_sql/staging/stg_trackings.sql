@@ -16,5 +16,6 @@ select
     order_id,
     extraction_id,
     page,
-    fetched_at
+    fetched_at,
+    loaded_at
 from {{ source('raw', 'trackings') }}

@@ -1,10 +1,11 @@
 """The load's contract with the models, written without a lake, for model benchmarks and tests.
 
-The load step writes `raw.changed_trackings(account, tracking_id)` (the trackings whose winning row changed
-in a load; every tracking after a full load) and a one-row `raw.load_info(mode, loaded_at, ...)`
-(load/bookkeeping.py). A benchmark or test that edits `raw.*` directly, with no lake behind it,
-writes both here from the difference between the raw tables before and after the change:
-fingerprint, change `raw.*`, then record the load.
+The load step writes `raw.changed_trackings(account, tracking_id)` (the trackings whose winning row
+changed in a load; every tracking after a full load), stamps those trackings' raw rows with its
+`loaded_at`, and writes a one-row `raw.load_info(mode, loaded_at, ...)` (load/bookkeeping.py). A
+benchmark or test that edits `raw.*` directly, with no lake behind it, writes all three here from
+the difference between the raw tables before and after the change: fingerprint, change `raw.*`,
+then record the load.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import duckdb
 FINGERPRINTS = "raw_fingerprints_before_load"
 
 # One hash per tracking over its raw.trackings row and all its raw.checkpoints rows (sorted, so
-# the order rows were stored in does not matter).
+# the order rows were stored in does not matter), but loaded_at: which load wrote a row is not news.
 _FINGERPRINT_SQL = """
     select
         trackings.account,
         trackings.tracking_id,
         hash(trackings, checkpoints.row_hashes) as fingerprint
-    from raw.trackings as trackings
+    from (select * exclude (loaded_at) from raw.trackings) as trackings
     left join (
         select account, tracking_id, list_sort(list(hash(checkpoint))) as row_hashes
-        from raw.checkpoints as checkpoint
+        from (select * exclude (loaded_at) from raw.checkpoints) as checkpoint
         group by account, tracking_id
     ) as checkpoints on checkpoints.account = trackings.account and checkpoints.tracking_id = trackings.tracking_id
 """
@@ -53,6 +54,13 @@ def record_load(connection: duckdb.DuckDBPyConnection, mode: str, loaded_at: dat
             where before.fingerprint is distinct from now.fingerprint
         """
     connection.execute("create or replace table raw.changed_trackings as " + changed)
+    # The rows of the changed trackings are the ones the load wrote: they carry its loaded_at.
+    for table in ("trackings", "checkpoints"):
+        connection.execute(
+            f"update raw.{table} set loaded_at = ? "
+            "where (account, tracking_id) in (select (account, tracking_id) from raw.changed_trackings)",
+            [loaded_at],
+        )
     connection.execute(
         "create or replace table raw.load_info as select cast(? as varchar) as mode, cast(? as timestamp) as loaded_at",
         [mode, loaded_at],

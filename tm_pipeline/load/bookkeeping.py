@@ -21,8 +21,9 @@ from tm_pipeline.landing.integrity import KnownFile
 
 # Raised when what the bookkeeping means changes: a build file with another format is rebuilt in full.
 # 2: load_info counts the rows deleted since the last vacuum; 3: raw.* carry `account` and files are
-# named relative to the top lake (`account=<name>/...` for a named account's lake).
-LOAD_FORMAT = 3
+# named relative to the top lake (`account=<name>/...` for a named account's lake); 4: raw.trackings
+# and raw.checkpoints rows carry the `loaded_at` of the load that wrote them.
+LOAD_FORMAT = 4
 
 FULL, INCREMENTAL = "full", "incremental"
 TRACKINGS, API_CALLS, QUARANTINE = "trackings", "api_calls", "quarantine"

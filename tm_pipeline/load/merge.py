@@ -5,6 +5,7 @@ The result must be the full rebuild's, row for row (tests/test_load_incremental.
 - raw.trackings: per tracking the new files' best row, kept only where it beats the row already
   in raw.trackings under the same WINNER_ORDER; those trackings' rows are replaced.
 - raw.checkpoints: deleted and unnested again for exactly those trackings.
+- Both stamp the rows they write with this load's loaded_at (appended: the models find them cheaply).
 - raw.api_calls, raw.quarantine: the new parts appended (history is kept, never replaced).
 - raw.changed_trackings: those trackings, for the models; raw.load_info says `incremental`.
 
@@ -43,6 +44,7 @@ from tm_pipeline.load.raw_tables import (
     create_tracking_json_view,
     loaded_records,
     source,
+    sql_timestamp,
     status_codes_table,
     table_counts,
 )
@@ -78,7 +80,7 @@ _WON = """SEMI JOIN changed_winners AS won
     ON landed.account = won.account AND landed.tracking_id = won.tracking_id
     AND landed.extraction_id = won.extraction_id AND landed.page = won.page
 """
-_WINNING_ROWS = "SELECT landed.* EXCLUDE (raw_json) FROM {new} AS landed " + _WON
+_WINNING_ROWS = "SELECT landed.* EXCLUDE (raw_json), {loaded_at} AS loaded_at FROM {new} AS landed " + _WON
 _WINNING_JSON = "SELECT landed.account, landed.tracking_id, landed.raw_json FROM {new} AS landed " + _WON
 
 # The rows of a table whose (account, tracking_id) is among the changed winners.
@@ -112,13 +114,16 @@ def merge_new_files(
     (deleted,) = connection.execute(
         f"DELETE FROM raw.trackings {_OF_CHANGED}"
     ).fetchall()[0]
-    connection.execute("INSERT INTO raw.trackings BY NAME " + _WINNING_ROWS.replace("{new}", new))
+    stamp = sql_timestamp(loaded_at)
+    connection.execute(
+        "INSERT INTO raw.trackings BY NAME " + _WINNING_ROWS.replace("{new}", new).replace("{loaded_at}", stamp)
+    )
     (deleted_checkpoints,) = connection.execute(
         f"DELETE FROM raw.checkpoints {_OF_CHANGED}"
     ).fetchall()[0]
     connection.execute(
         "INSERT INTO raw.checkpoints BY NAME " + CHECKPOINTS_SELECT.replace("{json_rows}", _WINNING_JSON)
-        .replace("{new}", new)
+        .replace("{new}", new).replace("{loaded_at}", stamp)
     )
     connection.execute(f"INSERT INTO raw.api_calls BY NAME SELECT * FROM {new_calls} ORDER BY ALL")
     connection.execute(

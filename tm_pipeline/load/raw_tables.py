@@ -47,8 +47,21 @@ from tm_pipeline.load.bookkeeping import (
 from tm_pipeline.load.checkpoint_keys import LEGS_TYPE, MILESTONE_COLUMNS, checkpoint_columns, leg_columns
 from tm_pipeline.load.plan import AccountFile, accounts_verified_files, extraction_of
 
-# raw.trackings: the account, then the landed columns but the JSON, which stays in the lake (raw.tracking_json).
-RAW_TRACKINGS_SCHEMA = with_account(TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json")))
+# Every raw.trackings and raw.checkpoints row says when the load that wrote it ran. A load writes the
+# rows of exactly the trackings it changed, so those are the rows with raw.load_info's loaded_at; and
+# as it appends them, the incremental models find them by that column through DuckDB's per-row-group
+# min/max without reading the other rows' keys (at 10M trackings, 76M checkpoint keys per model).
+LOADED_AT = described(
+    "loaded_at", pa.timestamp("us"),
+    "When the load that wrote this row ran (UTC): the rows of the trackings a load changed carry its "
+    "raw.load_info.loaded_at.",
+)
+
+# raw.trackings: the account, then the landed columns but the JSON, which stays in the lake
+# (raw.tracking_json), then loaded_at.
+RAW_TRACKINGS_SCHEMA = with_account(
+    TRACKINGS_SCHEMA.remove(TRACKINGS_SCHEMA.get_field_index("raw_json"))
+).append(LOADED_AT)
 
 # raw.api_calls: the account, then the ledger's columns.
 RAW_API_CALLS_SCHEMA = with_account(LEDGER_SCHEMA)
@@ -66,6 +79,7 @@ CHECKPOINTS_SCHEMA = pa.schema(
         described("status_description", pa.string(), "`StatusDescription`, in the courier's language."),
         described("details", pa.string(), "`Details`, usually a location."),
         described("item_node", pa.string(), "`ItemNode`: the milestone this checkpoint set, if any."),
+        LOADED_AT,
     ]
 )
 
@@ -94,7 +108,7 @@ WITH winners AS (
     SELECT account, tracking_id, extraction_id, page FROM {{source}}
     QUALIFY row_number() OVER (PARTITION BY account, tracking_id ORDER BY {WINNER_ORDER}) = 1
 )
-SELECT landed.* EXCLUDE (raw_json) FROM {{source}} AS landed
+SELECT landed.* EXCLUDE (raw_json), {{loaded_at}} AS loaded_at FROM {{source}} AS landed
 SEMI JOIN winners
     ON landed.account = winners.account
     AND landed.tracking_id = winners.tracking_id
@@ -139,7 +153,8 @@ WITH parsed AS (
     FROM by_leg
 )
 SELECT account, tracking_id, leg, position,
-       {checkpoint_columns()}
+       {checkpoint_columns()},
+       {{loaded_at}} AS loaded_at
 FROM checkpoints
 """
 _CHECKPOINTS_SQL = "CREATE OR REPLACE TABLE raw.checkpoints AS " + CHECKPOINTS_SELECT.replace(
@@ -191,6 +206,11 @@ class LoadSummary:
 
 def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def sql_timestamp(value: datetime) -> str:
+    """A TIMESTAMP literal of a naive UTC datetime, to the microsecond (as raw.load_info stores it)."""
+    return f"TIMESTAMP '{value.isoformat(sep=' ', timespec='microseconds')}'"
 
 
 def source(connection: duckdb.DuckDBPyConnection, files: Sequence[AccountFile], schema: pa.Schema, name: str) -> str:
@@ -281,8 +301,9 @@ def load_raw_tables(
     connection.register("seed_status_codes", status_codes_table())
     connection.execute("BEGIN TRANSACTION")
     connection.execute("CREATE OR REPLACE TABLE raw.status_codes AS SELECT * FROM seed_status_codes")
-    connection.execute(_TRACKINGS_SQL.replace("{source}", trackings_source))
-    connection.execute(_CHECKPOINTS_SQL.replace("{source}", trackings_source))
+    stamp = sql_timestamp(loaded_at)
+    connection.execute(_TRACKINGS_SQL.replace("{source}", trackings_source).replace("{loaded_at}", stamp))
+    connection.execute(_CHECKPOINTS_SQL.replace("{source}", trackings_source).replace("{loaded_at}", stamp))
     connection.execute(
         "CREATE OR REPLACE TABLE raw.changed_trackings AS SELECT DISTINCT account, tracking_id FROM raw.trackings"
     )
