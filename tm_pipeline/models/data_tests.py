@@ -15,7 +15,8 @@ it, `changed_rows_only`), where that gives the same verdict as the whole relatio
   not `relationships` to other parents or `unique` over other columns, which compare trackings;
 - only the changed trackings' rows of its model can have changed since the previous load:
   - a view over raw alone with account and tracking_id columns (the staging views): a tracking's
-    rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings;
+    rows there change only when its raw rows do, that is, only if it is in raw.changed_trackings
+    (whose raw rows are those stamped with the load's loaded_at);
   - an incremental model keyed by (account, tracking_id) that merged this load confined to the
     changed trackings (the runner checks the merged rows and records it, runner.py); a rebuild
     whole, or a merge of other rows, runs its tests whole;
@@ -36,6 +37,7 @@ from tm_pipeline.models.project import REF_PATTERN, GenericTest, Model, Project,
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
 from tm_pipeline.models.runner import (
     CONFINED_MERGES,
+    LOAD_INFO,
     PASSED_TESTS,
     TRACKING_KEY,
     LoadInfo,
@@ -91,9 +93,18 @@ def _changed_rows(model: str) -> str:
 
 def _fill_changed_rows(connection: duckdb.DuckDBPyConnection, model: str, merged: bool) -> None:
     """`merged`: an incremental model whose confined merge kept the rows it inserted; those are all its
-    rows that changed (the rest are as the previous load left them), so no search of the model."""
+    rows that changed (the rest are as the previous load left them), so no search of the model.
+    A staging view passing raw's `loaded_at` through: the changed trackings' rows are the ones this
+    load wrote (the raw contract), found by row-group min/max instead of matching every key."""
     if merged:
         connection.execute(f"create or replace temp table {_changed_rows(model)} as select * from {merged_rows(model)}")
+        return
+    columns = {row[0] for row in connection.execute(f"describe {MODEL_SCHEMA}.{model}").fetchall()}
+    if "loaded_at" in columns:
+        connection.execute(
+            f"create or replace temp table {_changed_rows(model)} as select * from {MODEL_SCHEMA}.{model} "
+            f"where loaded_at = (select loaded_at from {LOAD_INFO})"
+        )
         return
     connection.execute(
         f"create or replace temp table {_changed_rows(model)} as select rows.* from {MODEL_SCHEMA}.{model} as rows "
