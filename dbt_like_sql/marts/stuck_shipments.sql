@@ -14,5 +14,7 @@ select
     days_since_last_checkpoint,
     data_as_of
 from {{ ref('fct_shipment_journeys') }}
-where is_stuck
+-- is_stuck implies is_active; saying so lets the filter reach the journeys table's scan, so the
+-- view computes its clock columns for the active shipments only
+where is_active and is_stuck
 order by days_since_last_checkpoint desc, account, tracking_id
