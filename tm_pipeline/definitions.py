@@ -82,6 +82,7 @@ def default_resources(
         "warehouse": WarehouseResource(
             database_path=str(root / "build" / "warehouse.duckdb"), published_path=str(root / "warehouse.duckdb"),
             memory_limit=settings.duckdb_memory_limit(), temp_directory=str(root / "build" / "duckdb_tmp"),
+            full_history_every_hours=settings.full_history_every_hours(),
         ),
     }
 

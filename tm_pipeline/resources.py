@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -36,10 +37,16 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     published_path: str = ""  # empty: no separate published file (tests of a single step)
     memory_limit: str = DEFAULT_MEMORY_LIMIT  # per connection; DuckDB spills to temp_directory beyond it
     temp_directory: str = ""  # "" = beside the build file
+    # How often models and tests tagged full_history read the whole history; 0 = every run (runner.py).
+    full_history_every_hours: float = 0.0
 
     @property
     def limits(self) -> DuckDBLimits:
         return DuckDBLimits(self.memory_limit, self.temp_directory)
+
+    @property
+    def full_history_every(self) -> timedelta | None:
+        return timedelta(hours=self.full_history_every_hours) if self.full_history_every_hours > 0 else None
 
     @property
     def build_file(self) -> Path:

@@ -22,6 +22,7 @@ BACKFILL_START_VAR = "TM_BACKFILL_START"
 LAKE_URI_VAR = "TM_LAKE_URI"
 S3_ENDPOINT_VAR = "TM_S3_ENDPOINT_URL"
 DUCKDB_MEMORY_LIMIT_VAR = "TM_DUCKDB_MEMORY_LIMIT"
+FULL_HISTORY_EVERY_VAR = "TM_FULL_HISTORY_EVERY_HOURS"
 ACCOUNTS_FILE_VAR = "TM_ACCOUNTS_FILE"
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765/v2"  # `tm-pipeline sandbox` listens here by default
@@ -86,6 +87,22 @@ def duckdb_memory_limit() -> str:
             f"{DUCKDB_MEMORY_LIMIT_VAR} must be an amount of memory with its unit, like 4GB or 512MB; got {raw!r}"
         ) from None
     return raw
+
+
+def full_history_every_hours() -> float:
+    """How often the models and tests tagged `full_history` read the whole history (aggregates no merge
+    can update: the lead-time quantiles, the rates by carrier and week); 0 (the default): every run.
+    A big account sets it (e.g. 24) so its 3-hourly runs cost what changed (docs/models.md)."""
+    raw = os.environ.get(FULL_HISTORY_EVERY_VAR, "0").strip() or "0"
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours < float("inf"):
+        raise ConfigurationError(
+            f"{FULL_HISTORY_EVERY_VAR} must be a number of hours, 0 or more (0 = every run); got {raw!r}"
+        )
+    return hours
 
 
 def backfill_start_date() -> str:

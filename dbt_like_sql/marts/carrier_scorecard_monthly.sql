@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- One row per carrier and creation month (UTC month of created_at): the cohort of trackings
 -- created that month, and everything the other journey marts say about it as of data_as_of.
 -- Rates whose denominator is zero are NULL.

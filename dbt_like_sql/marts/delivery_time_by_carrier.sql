@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Delivery time per carrier; shipments counts every tracking of the carrier, delivered only
 -- those with a delivery time, and the statistics are over delivery_days (NULLs ignored).
 -- Each column's quantiles come from one quantile_cont(x, [..]) call: one sort of the group's values

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Delivery time per lane (origin -> destination country); a missing country is its own NULL group.
 -- Each column's quantiles come from one quantile_cont(x, [..]) call: one sort of the group's values
 -- instead of one per quantile.

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Exception rates per carrier over scanned shipments (>= 1 checkpoint): is_exception is the
 -- current status, ever_exception any exception checkpoint. Carriers with no scans do not appear.
 select

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Exception rates per destination country over scanned shipments; missing destination is NULL.
 select
     account,

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Exception rates per ISO week (Monday) of the first scan, over scanned shipments whose
 -- checkpoint times could be read (a week needs a first_scan_at).
 select

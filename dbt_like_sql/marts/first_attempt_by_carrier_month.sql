@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- First-attempt delivery per carrier and month of delivery (courier-local date of the delivered
 -- scan), over shipments whose current status is delivered. A delivery is first-attempt unless a
 -- failed attempt, a pickup-point notice or an exception was scanned after the first

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Milestone lead times per carrier and lane (origin -> destination country; a missing country is
 -- its own NULL group): pickup (tracking created -> acceptance scan), transit (first scan ->
 -- delivered) and last mile (first out-for-delivery -> delivered), in calendar days and in

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Delivered shipments against their promise (var('delivery_promises')) per carrier and month of
 -- delivery: early, on time or late by transit business days. Shipments without a promise rule
 -- are counted in delivered_shipments only; on_time_rate = (early + on_time) / promised_shipments.

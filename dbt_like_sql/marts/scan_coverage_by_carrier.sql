@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['full_history']) }}
 -- Numbers that never got a scan (often the wrong carrier picked) and numbers TrackingMore gave up
 -- on (status expired), per carrier, over every tracking of the carrier.
 select

@@ -16,7 +16,7 @@ from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
-from tm_pipeline.models.runner import build_model
+from tm_pipeline.models.runner import FULL_HISTORY_TAG, build_model, utc_now
 from tm_pipeline.resources import WarehouseResource
 
 GROUP_NAME = "models"
@@ -83,7 +83,9 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
     # Dagster recognises only the bare MaterializeResult class in an asset's return annotation.
     def _build(config: ModelBuildConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
         with warehouse.connect() as connection:
-            result = build_model(connection, model, full_refresh=config.full_refresh)
+            result = build_model(
+                connection, model, full_refresh=config.full_refresh, full_history_every=warehouse.full_history_every
+            )
         metadata: dict[str, Any] = {
             "dagster/row_count": result.row_count,
             "dagster/column_schema": _column_schema(model.columns, dict(result.columns)),
@@ -93,6 +95,10 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
             # how this build went: merged the changed trackings' rows, or rebuilt whole
             metadata["incremental_merge"] = result.merged
             metadata["rows_merged"] = result.rows_merged if result.rows_merged is not None else -1
+        if FULL_HISTORY_TAG in model.tags:
+            # kept: this run did not read the whole history; the table is as built then (runner.py)
+            metadata["full_history_built_at"] = (result.kept_from or utc_now()).isoformat(timespec="seconds")
+            metadata["full_history_kept"] = result.kept_from is not None
         return dg.MaterializeResult(metadata=metadata)
 
     return _build

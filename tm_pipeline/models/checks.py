@@ -37,7 +37,8 @@ def _model_checks(model: str, tests: list[DataTest]) -> dg.AssetChecksDefinition
     ) -> Iterator[dg.AssetCheckResult]:
         selected = [tests_by_key[key] for key in sorted(context.selected_asset_check_keys, key=str)]
         with warehouse.connect() as connection:
-            outcomes = list(zip(selected, run_tests(connection, selected, incremental=True), strict=True))
+            results = run_tests(connection, selected, incremental=True, full_history_every=warehouse.full_history_every)
+            outcomes = list(zip(selected, results, strict=True))
             record_check_results(
                 connection,
                 context.run.run_id,

@@ -22,12 +22,19 @@ it, `changed_rows_only`), where that gives the same verdict as the whole relatio
     whole, or a merge of other rows, runs its tests whole;
 - the test passed on the previous load (or already on this one): then every unchanged row passed.
   After a failure it runs whole until it passes, so a fault is reported until it is gone.
+
+A test tagged `full_history` (the grain of the fct_shipment_journeys view: a view over the journeys
+and the clock, so not provably per tracking) runs whole on every run by default. Given a cadence
+(the models' full_history cadence, runner.py), between its whole runs it checks the changed
+trackings' rows only, while it passed on the previous load and its last whole pass is younger than
+the cadence; what it would catch in the other rows comes from its inputs, whose own tests run every
+time (their docs say which).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,14 +44,17 @@ from tm_pipeline.models.project import REF_PATTERN, GenericTest, Model, Project,
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
 from tm_pipeline.models.runner import (
     CONFINED_MERGES,
+    FULL_HISTORY_TAG,
     LOAD_INFO,
     PASSED_TESTS,
     TRACKING_KEY,
     LoadInfo,
     create_state_tables,
+    last_full_history_run,
     merged_rows,
     previous_load,
     read_load_info,
+    record_full_history_run,
 )
 
 SAMPLE_ROWS = 5
@@ -61,6 +71,7 @@ class DataTest:
     description: str
     changed_rows_sql: str | None = None  # the same test over the changed trackings' rows, where sound
     needs_confined_merge: bool = False  # sound only when the model merged this load's changed trackings only
+    full_history: bool = False  # tagged full_history: restricted only between whole runs on a cadence
 
 
 @dataclass(frozen=True)
@@ -182,12 +193,15 @@ def _describe_generic(test: GenericTest) -> str:
 
 
 def _from_generic(test: GenericTest, model: Model, project: Project) -> DataTest:
+    full_history = FULL_HISTORY_TAG in test.tags
     changed_rows_sql = None
-    if _per_tracking(test, project) and (rows_follow_their_tracking(model) or merges_by_tracking(model)):
+    if _per_tracking(test, project) and (
+        full_history or rows_follow_their_tracking(model) or merges_by_tracking(model)
+    ):
         changed_rows_sql = compile_generic_test(test, _changed_rows(test.model))
     return DataTest(
         test.name, test.model, test.severity, compile_generic_test(test), _describe_generic(test), changed_rows_sql,
-        needs_confined_merge=merges_by_tracking(model),
+        needs_confined_merge=merges_by_tracking(model) and not full_history, full_history=full_history,
     )
 
 
@@ -222,11 +236,12 @@ def _json_safe(value: Any) -> Any:
 
 
 def _tests_passed_since_previous_load(
-    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], load: LoadInfo
+    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], load: LoadInfo, full_history_every: timedelta | None
 ) -> set[str]:
     """The tests that may run over the changed rows now: restrictable, passed on the previous load
     (or already on this one), and on an incremental model, merged confined to the changed
-    trackings on this load; none unless the load was incremental."""
+    trackings on this load (a full_history test: its last whole pass within the cadence); none
+    unless the load was incremental."""
     if load.mode != "incremental" or load.loaded_at is None:
         return set()
     loads = {load.loaded_at, previous_load(connection, load)} - {None}
@@ -242,6 +257,7 @@ def _tests_passed_since_previous_load(
         if test.changed_rows_sql is not None
         and last_passed.get(test.name) in loads
         and (not test.needs_confined_merge or test.model in confined)
+        and (not test.full_history or last_full_history_run(connection, test.name, test.sql, full_history_every))
     }
 
 
@@ -256,18 +272,20 @@ def _outcome(connection: duckdb.DuckDBPyConnection, sql: str, changed_rows_only:
 
 
 def run_tests(
-    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], incremental: bool = False
+    connection: duckdb.DuckDBPyConnection, tests: list[DataTest], incremental: bool = False,
+    full_history_every: timedelta | None = None,
 ) -> list[TestOutcome]:
     """Each test's failing rows (count, and the first few, JSON-safe, for a person to look at).
 
     incremental (the checks of a run, on a write connection): over the changed trackings' rows
     only where the module docstring says that is sound, and remember the passes for the next
-    load; the bookkeeping is read once and written once for all the tests."""
+    load; the bookkeeping is read once and written once for all the tests.
+    full_history_every: the cadence of the full_history tests (None: whole on every run)."""
     if not incremental:
         return [_outcome(connection, test.sql, False) for test in tests]
     create_state_tables(connection)
     load = read_load_info(connection)
-    restricted = _tests_passed_since_previous_load(connection, tests, load)
+    restricted = _tests_passed_since_previous_load(connection, tests, load, full_history_every)
     merging = {test.model for test in tests if test.needs_confined_merge}
     models = sorted({test.model for test in tests if test.name in restricted})
     for model in models:
@@ -284,9 +302,15 @@ def run_tests(
     passed = [[test.name, loaded_at] for test, outcome in zip(tests, outcomes, strict=True) if outcome.passed]
     if loaded_at is not None and passed:
         connection.executemany(f"insert into {PASSED_TESTS} values (?, ?)", passed)
+    for test, outcome in zip(tests, outcomes, strict=True):
+        if test.full_history and outcome.passed and not outcome.changed_rows_only:
+            record_full_history_run(connection, test.name, test.sql)
     return outcomes
 
 
-def run_test(connection: duckdb.DuckDBPyConnection, test: DataTest, incremental: bool = False) -> TestOutcome:
+def run_test(
+    connection: duckdb.DuckDBPyConnection, test: DataTest, incremental: bool = False,
+    full_history_every: timedelta | None = None,
+) -> TestOutcome:
     """One test; see run_tests."""
-    return run_tests(connection, [test], incremental)[0]
+    return run_tests(connection, [test], incremental, full_history_every)[0]

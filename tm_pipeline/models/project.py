@@ -63,6 +63,7 @@ class GenericTest:
     column: str
     severity: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # config: {tags: [...]}, as dbt reads them (e.g. full_history)
 
     @property
     def name(self) -> str:
@@ -85,6 +86,7 @@ class SingularTest:
     # config(meta={'per_row': True}): each returned row is about one row of the model alone, so
     # the test may run on the changed trackings' rows only (data_tests.py says when)
     per_row: bool = False
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class Model:
     variables: dict[str, Any] = field(default_factory=dict)
     # incremental models only: the columns whose values identify the rows an incremental run replaces
     unique_key: tuple[str, ...] = ()
+    # config(tags=[...]), as dbt reads them; `full_history` marks an aggregate over every shipment
+    # ever loaded, which a run may keep instead of rebuilding (runner.py, FULL_HISTORY_TAG)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,16 @@ def _read_schema_files(
     return model_entries, sources
 
 
+def _tags(config: dict[str, Any], where: str) -> tuple[str, ...]:
+    """config tags, as dbt accepts them: one string or a list of strings."""
+    tags = config.get("tags") or ()
+    if isinstance(tags, str):
+        tags = (tags,)
+    if not isinstance(tags, (list, tuple)) or not all(isinstance(tag, str) and tag for tag in tags):
+        raise ProjectError(f"{where}: tags must be a string or a list of strings, got {tags!r}")
+    return tuple(tags)
+
+
 def _test_severity(config: dict[str, Any], where: str) -> str:
     severity = str(config.get("severity", "error")).lower()
     if severity not in SEVERITIES:
@@ -271,7 +286,8 @@ def _generic_tests(model: str, column: str | None, declarations: list[Any], wher
                 f"{where}: {kind} declared on model {model} needs `column_name:` (a column or an expression)"
             )
         severity = _test_severity(config, f"{where} {model}.{tested} {kind}")
-        tests.append(GenericTest(kind, model, tested, severity, arguments))
+        tags = _tags(config, f"{where} {model}.{tested} {kind}")
+        tests.append(GenericTest(kind, model, tested, severity, arguments, tags))
     return tests
 
 
@@ -303,6 +319,7 @@ def _load_model(path: Path, sql_dir: Path, entry: dict[str, Any], variables: dic
         columns=columns,
         variables=variables,
         unique_key=unique_key,
+        tags=_tags(config, str(path)),
     )
 
 
@@ -318,7 +335,7 @@ def _load_singular_test(path: Path, variables: dict[str, Any]) -> SingularTest:
         raise ProjectError(f"{path}: config(meta=...) must be a mapping, got {meta!r}")
     return SingularTest(
         path.stem, path, sql, refs[0], _test_severity(config, str(path)), description, variables,
-        per_row=bool(meta.get("per_row", False)),
+        per_row=bool(meta.get("per_row", False)), tags=_tags(config, str(path)),
     )
 
 

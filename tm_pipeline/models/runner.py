@@ -15,6 +15,12 @@ incremental model when an incremental merge could leave it wrong:
   load's would lose them;
 - the model's columns changed (a new model version), or it does not exist yet.
 
+A table tagged `full_history` (an aggregate over every shipment ever loaded, which no merge can
+update: a quantile needs all its group's values) is rebuilt on every run by default. Given a
+cadence (`full_history_every`, TM_FULL_HISTORY_EVERY_HOURS), a run keeps it instead while its last
+build with the same SQL is younger than that and the load was incremental (a full load may have
+dropped trackings); `models_state.full_history_runs` records when each last read the whole history.
+
 Which load each incremental model last caught up with is kept in `models_state.merged_loads`
 (and which load each data test passed on in `models_state.passed_tests`, see data_tests.py).
 A merge keyed by (account, tracking_id) whose rows all belong to changed trackings is recorded in
@@ -26,8 +32,9 @@ rows (`merged_rows(model)`), so the checks read them instead of searching the mo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 
@@ -40,6 +47,8 @@ STATE_SCHEMA = "models_state"
 MERGED_LOADS = f"{STATE_SCHEMA}.merged_loads"
 PASSED_TESTS = f"{STATE_SCHEMA}.passed_tests"
 CONFINED_MERGES = f"{STATE_SCHEMA}.confined_merges"
+FULL_HISTORY_RUNS = f"{STATE_SCHEMA}.full_history_runs"
+FULL_HISTORY_TAG = "full_history"
 TRACKING_KEY = ("account", "tracking_id")
 CHANGED_TRACKINGS = "raw.changed_trackings"
 INCOMING = "incremental_incoming_rows"
@@ -58,6 +67,7 @@ class BuildResult:
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as built
     merged: bool = False  # True when an incremental model merged only the changed trackings
     rows_merged: int | None = None  # rows the incremental query selected (None for a whole build)
+    kept_from: datetime | None = None  # a full_history table kept, not rebuilt: when it was built (UTC)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,38 @@ def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create table if not exists {MERGED_LOADS} (model varchar, loaded_at timestamp)")
     connection.execute(f"create table if not exists {PASSED_TESTS} (test varchar, loaded_at timestamp)")
     connection.execute(f"create table if not exists {CONFINED_MERGES} (model varchar, loaded_at timestamp)")
+    connection.execute(
+        f"create table if not exists {FULL_HISTORY_RUNS} (name varchar, sql_hash varchar, ran_at timestamp)"
+    )
+
+
+def utc_now() -> datetime:
+    """Wall-clock UTC without a zone, as the state tables store times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def sql_hash(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
+def last_full_history_run(
+    connection: duckdb.DuckDBPyConnection, name: str, sql: str, every: timedelta | None
+) -> datetime | None:
+    """When `name` (a model or a test) last read the whole history with this SQL, if that is less
+    than `every` ago; None when it is due (or no cadence is set: every run reads it)."""
+    if every is None:
+        return None
+    create_state_tables(connection)
+    (ran_at,) = connection.execute(
+        f"select max(ran_at) from {FULL_HISTORY_RUNS} where name = ? and sql_hash = ?", [name, sql_hash(sql)]
+    ).fetchall()[0]
+    return ran_at if ran_at is not None and utc_now() - ran_at < every else None
+
+
+def record_full_history_run(connection: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    create_state_tables(connection)
+    connection.execute(f"delete from {FULL_HISTORY_RUNS} where name = ?", [name])
+    connection.execute(f"insert into {FULL_HISTORY_RUNS} values (?, ?, ?)", [name, sql_hash(sql), utc_now()])
 
 
 def read_load_info(connection: duckdb.DuckDBPyConnection) -> LoadInfo:
@@ -171,12 +213,25 @@ def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str, loa
     return int(rows_merged)
 
 
+def _kept_full_history(
+    connection: duckdb.DuckDBPyConnection, model: Model, existing: str | None, every: timedelta | None
+) -> datetime | None:
+    """When the full_history table was built, if this run may keep it (module docstring)."""
+    if FULL_HISTORY_TAG not in model.tags or model.materialized != "table" or existing != "table":
+        return None
+    if read_load_info(connection).mode != "incremental":
+        return None
+    return last_full_history_run(connection, model.name, render_sql(model.sql, str(model.path), model.variables), every)
+
+
 def build_model(
-    connection: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False
+    connection: duckdb.DuckDBPyConnection, model: Model, full_refresh: bool = False,
+    full_history_every: timedelta | None = None,
 ) -> BuildResult:
     """Create or update one model in `main`; the models it refs must already exist.
 
-    full_refresh rebuilds an incremental model whole, as `dbt run --full-refresh` does."""
+    full_refresh rebuilds an incremental model whole, as `dbt run --full-refresh` does (and a kept
+    full_history table). full_history_every: the cadence of the full_history tables (None: every run)."""
     target = f"{MODEL_SCHEMA}.{model.name}"
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
     existing = _existing_kind(connection, MODEL_SCHEMA, model.name)
@@ -184,6 +239,12 @@ def build_model(
     if existing is not None and existing != wanted:
         connection.execute(f"drop {existing} {target}")
         existing = None
+    kept_from = None if full_refresh else _kept_full_history(connection, model, existing, full_history_every)
+    if kept_from is not None:
+        row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
+        return BuildResult(
+            model.name, model.materialized, int(row_count), tuple(_columns(connection, target)), kept_from=kept_from
+        )
 
     rows_merged = None
     load = None
@@ -195,6 +256,8 @@ def build_model(
     if rows_merged is None:
         select_sql = render_sql(model.sql, str(model.path), model.variables)
         connection.execute(f"create or replace {wanted} {target} as {select_sql}")
+        if FULL_HISTORY_TAG in model.tags:
+            record_full_history_run(connection, model.name, select_sql)
         if model.materialized == "incremental":
             # rebuilt whole: any row may have changed, whatever an earlier merge of this load confined
             connection.execute(f"delete from {CONFINED_MERGES} where model = ?", [model.name])
@@ -210,10 +273,11 @@ def build_model(
 
 
 def build_all(
-    connection: duckdb.DuckDBPyConnection, project: Project, full_refresh: bool = False
+    connection: duckdb.DuckDBPyConnection, project: Project, full_refresh: bool = False,
+    full_history_every: timedelta | None = None,
 ) -> list[BuildResult]:
     """Every model in dependency order."""
     return [
-        build_model(connection, project.models[name], full_refresh)
+        build_model(connection, project.models[name], full_refresh, full_history_every)
         for name in build_order(project.models, project.sources)
     ]
