@@ -1,8 +1,9 @@
 """One pipeline run after the extraction (load → models → checks → publish) in a fresh process.
 
-Run as `python -m tm_pipeline.bench.warehouse_run_worker DATA_DIR [--full-load] [--memory-limit 4GB] [--no-models]`;
-prints the seconds of each stage and the process's peak RSS as JSON. The stages are the libraries
-the Dagster assets call, without Dagster's event log, so the figures are the pipeline's own work.
+Run as `python -m tm_pipeline.bench.warehouse_run_worker DATA_DIR [--full-load] [--memory-limit 4GB] [--no-models]
+[--full-history-every-hours H]`; prints the seconds of each stage and the process's peak RSS as JSON.
+The stages are the libraries the Dagster assets call, without Dagster's event log, so the figures
+are the pipeline's own work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import resource
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool = True) -> dict[str, Any]:
-    """One run's stages on `data_dir`; `models=False` measures the load and the publish alone."""
+def run_once(
+    data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool = True,
+    full_history_every: timedelta | None = None,
+) -> dict[str, Any]:
+    """One run's stages on `data_dir`; `models=False` measures the load and the publish alone;
+    full_history_every: TM_FULL_HISTORY_EVERY_HOURS's cadence (None: every run reads all history)."""
     build_file, published_file = data_dir / "build" / "warehouse.duckdb", data_dir / "warehouse.duckdb"
     lake = Lake(data_dir / "lake")
     seconds: dict[str, float] = {}
@@ -43,18 +49,20 @@ def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool
     seconds["load_s"] = time.perf_counter() - started
     peak_rss_mb_after_load = _peak_rss_mb()
     failing_tests: list[str] = []
+    kept: list[str] = []
     failing_api_checks: list[str] = []
     if models:
         project = load_project(DEFAULT_SQL_DIR)
         with connect_build(build_file, limits=limits) as connection:
             connection.execute("SET enable_progress_bar = false")
             started = time.perf_counter()
-            build_all(connection, project)
+            results = build_all(connection, project, full_history_every=full_history_every)
             seconds["models_s"] = time.perf_counter() - started
+            kept = [result.model for result in results if result.kept_from is not None]
             started = time.perf_counter()
             # as the checks of a run do: per-row tests over the changed trackings where sound (data_tests.py)
             tests = compile_tests(project)
-            outcomes = run_tests(connection, tests, incremental=True)
+            outcomes = run_tests(connection, tests, incremental=True, full_history_every=full_history_every)
             failing_tests = [test.name for test, outcome in zip(tests, outcomes, strict=True) if not outcome.passed]
             latest = read_latest_run(connection)
             failing_api_checks = [check.name for check in ledger_checks() if not check.judge(latest).passed]
@@ -75,6 +83,7 @@ def run_once(data_dir: Path, full_load: bool, limits: DuckDBLimits, models: bool
         "manifests": len(summary.audit.manifests),
         "published_mb": round(published_bytes / 1e6, 1),
         "failing_data_tests": failing_tests,
+        "full_history_kept": len(kept),
         "failing_api_checks": failing_api_checks,
         "peak_rss_mb_after_load": peak_rss_mb_after_load,
         "peak_rss_mb": _peak_rss_mb(),
@@ -87,10 +96,12 @@ def main() -> None:
     parser.add_argument("--full-load", action="store_true")
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--no-models", action="store_true", help="measure the load and the publish alone")
+    parser.add_argument("--full-history-every-hours", type=float, default=0.0, help="0: every run (the default)")
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     limits = DuckDBLimits(args.memory_limit, str(data_dir / "build" / "duckdb_tmp"))
-    print(json.dumps(run_once(data_dir, args.full_load, limits, models=not args.no_models)))
+    every = timedelta(hours=args.full_history_every_hours) if args.full_history_every_hours > 0 else None
+    print(json.dumps(run_once(data_dir, args.full_load, limits, models=not args.no_models, full_history_every=every)))
 
 
 if __name__ == "__main__":
