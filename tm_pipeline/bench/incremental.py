@@ -33,9 +33,10 @@ POOL_PAGES = 20  # base pages whose trackings the later syncs change
 STAGES = ("load_s", "models_s", "checks_s", "publish_s")
 
 
-def _run_worker(data_dir: Path, memory_limit: str, models: bool) -> dict[str, Any]:
+def _run_worker(data_dir: Path, memory_limit: str, models: bool, full_history_every_hours: float = 0) -> dict[str, Any]:
     command = [sys.executable, "-m", "tm_pipeline.bench.warehouse_run_worker", str(data_dir),
-               "--memory-limit", memory_limit, *(() if models else ("--no-models",))]
+               "--memory-limit", memory_limit, *(() if models else ("--no-models",)),
+               "--full-history-every-hours", str(full_history_every_hours)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"warehouse run worker failed:\n{completed.stderr[-3000:]}")
@@ -75,17 +76,20 @@ class _History:
 def bench_incremental(
     trackings: int, points: tuple[int, ...], log: Callable[[str], None], history_rows: int = 200,
     changed: int = 2000, memory_limit: str = "4GB", models: bool = True, repeats: int = 3,
+    cadences: tuple[float, ...] = (0,),
 ) -> dict[str, Any]:
     """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
 
-    `models=False` measures the load and the publish alone (for lakes too big to model in a bench run)."""
+    `models=False` measures the load and the publish alone (for lakes too big to model in a bench run).
+    Each point is measured under each of `cadences` (TM_FULL_HISTORY_EVERY_HOURS; 0: the default,
+    every run reads the whole history): the first curve is the default's, `curves` holds them all."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         log(f"incremental: {trackings:,} trackings; runs at {', '.join(map(str, points))} extractions "
             f"({history_rows} changed trackings per earlier sync, {changed} in the measured one)")
         history = _History(Lake(data_dir / "lake"), trackings, log)
         full_rebuild: dict[str, Any] | None = None
-        curve = []
+        curves: dict[float, list[dict[str, Any]]] = {cadence: [] for cadence in cadences}
         for point in points:
             started = time.perf_counter()
             while history.extractions < point - 1:
@@ -95,22 +99,28 @@ def bench_incremental(
             if full_rebuild is None:
                 full_rebuild = {"extractions": history.extractions, **catch_up}
                 log(f"  full rebuild: {catch_up['total_s']:.1f} s, peak RSS {catch_up['peak_rss_mb']:.0f} MB")
-            runs = []
-            for _ in range(repeats):
-                history.sync(changed)
-                runs.append(_run_worker(data_dir, memory_limit, models))
-                stages = ", ".join(f"{name[:-2]} {runs[-1][name]:.2f} s" for name in STAGES if name in runs[-1])
-                log(f"  run at {history.extractions} extractions ({runs[-1]['mode']}): total "
-                    f"{runs[-1]['total_s']:.2f} s ({stages}); peak RSS {runs[-1]['peak_rss_mb']:.0f} MB")
-            measured = sorted(runs, key=lambda run: run["total_s"])[len(runs) // 2]
-            curve.append({"extractions": history.extractions, "runs_total_s": [run["total_s"] for run in runs],
-                          **measured})
+            for cadence in cadences:
+                runs = []
+                for _ in range(repeats):
+                    history.sync(changed)
+                    runs.append(_run_worker(data_dir, memory_limit, models, cadence))
+                    stages = ", ".join(f"{name[:-2]} {runs[-1][name]:.2f} s" for name in STAGES if name in runs[-1])
+                    log(f"  run at {history.extractions} extractions ({runs[-1]['mode']}, full history every "
+                        f"{cadence or 'run'}{' h' if cadence else ''}): total {runs[-1]['total_s']:.2f} s ({stages}); "
+                        f"peak RSS {runs[-1]['peak_rss_mb']:.0f} MB")
+                measured = sorted(runs, key=lambda run: run["total_s"])[len(runs) // 2]
+                curves[cadence].append({
+                    "extractions": history.extractions, "full_history_every_hours": cadence,
+                    "runs_total_s": [run["total_s"] for run in runs], **measured,
+                })
+    curve = curves[cadences[0]]
     first, last = curve[0], curve[-1]
     return {
         "trackings": trackings,
         "memory_limit": memory_limit,
         "full_rebuild": full_rebuild,
         "curve": curve,
+        "curves": {str(cadence): points for cadence, points in curves.items()},
         "last_to_first_total": last["total_s"] / first["total_s"],
         "last_to_first_load": last["load_s"] / first["load_s"],
     }

@@ -191,7 +191,8 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
     if "incremental_10m" in sections:
         from tm_pipeline.bench.incremental import bench_incremental
 
+        # every run reading the whole history (the default), then the history marts kept for a day
         results["incremental_10m"] = bench_incremental(
-            10_000_000, (10,), log, memory_limit=memory_limit
+            10_000_000, (10,), log, memory_limit=memory_limit, cadences=(0, 24)
         )
     return results
