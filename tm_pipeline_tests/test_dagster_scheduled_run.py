@@ -52,3 +52,34 @@ def test_schedule_tick_runs_the_sync_in_one_process_and_publishes(scheduled_env:
     assert [tracking_id for (tracking_id,) in landed] == truth_ids
     expected_carriers = len(sandbox.expected_metrics()["delivery_time_by_carrier"])
     assert carriers == expected_carriers > 0
+
+
+def test_with_a_full_history_cadence_the_next_scheduled_run_keeps_the_history_marts(
+    scheduled_env: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TM_FULL_HISTORY_EVERY_HOURS reaches the run worker the daemon starts: its second run keeps the
+    full_history marts (and says so in their materializations) while the facts follow the API."""
+    monkeypatch.setenv("TM_FULL_HISTORY_EVERY_HOURS", "24")
+    data_dir = scheduled_env
+    history_mart = "select * from main.lead_time_by_carrier order by all"
+    with instance_for(data_dir) as instance:
+        first = launch_scheduled_sync(instance, timeout_s=120)
+        assert first.status == "SUCCESS"
+        with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
+            history_before = published.execute(history_mart).fetchall()
+        sandbox.advance_clock(6)  # trackings progress: the next sync changes some
+        second = launch_scheduled_sync(instance, timeout_s=120, later_ticks=1)
+        assert second.status == "SUCCESS"
+        kept = {
+            event.dagster_event.asset_key.to_user_string(): event.dagster_event.event_specific_data.materialization
+            for event in instance.all_logs(second.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+            if event.dagster_event is not None and event.dagster_event.asset_key is not None
+        }
+    assert kept["lead_time_by_carrier"].metadata["full_history_kept"].value is True
+    assert "full_history_kept" not in kept["fct_shipments"].metadata
+    truth_ids = sorted(item["id"] for item in sandbox.truth_trackings())
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
+        assert published.execute("select count(*) from raw.changed_trackings").fetchone()[0] > 0
+        facts = published.execute("select tracking_id from main.fct_shipments order by 1").fetchall()
+        assert published.execute(history_mart).fetchall() == history_before
+    assert [tracking_id for (tracking_id,) in facts] == truth_ids

@@ -46,14 +46,18 @@ def _next_schedule_tick(after: datetime) -> datetime:
     return floor + SCHEDULE_INTERVAL
 
 
-def _tick_schedule_once(context: WorkspaceProcessContext) -> None:
+def _tick_schedule_once(context: WorkspaceProcessContext, later_ticks: int = 0) -> None:
     """Two scheduler iterations: the first records the schedule's start, the second sees one cron tick.
 
     A schedule that is RUNNING by default starts counting at its first evaluation, so the second
     evaluation is placed just after the next `0 */3 * * *` boundary: exactly one run is created.
+    `later_ticks` > 0: the schedule has started already (an earlier call); one iteration just after
+    the boundary that many ticks later sees that one tick.
     """
     now = datetime.now(timezone.utc)
-    for evaluated_at in (now, _next_schedule_tick(now) + timedelta(seconds=30)):
+    next_tick = _next_schedule_tick(now) + timedelta(seconds=30)
+    evaluations = (now, next_tick) if later_ticks == 0 else (next_tick + later_ticks * SCHEDULE_INTERVAL,)
+    for evaluated_at in evaluations:
         for _ in launch_scheduled_runs(context, log, end_datetime_utc=evaluated_at, iteration_times={}):
             pass
 
@@ -64,8 +68,9 @@ def _dequeue_once(context: WorkspaceProcessContext) -> None:
             pass
 
 
-def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0) -> LaunchedRun:
+def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0, later_ticks: int = 0) -> LaunchedRun:
     """Tick the schedule, dequeue its run to the run launcher and wait (at most `timeout_s`) for its end.
+    A second run in the same instance passes `later_ticks=1` (the next cron tick; 2 for a third).
 
     The code server and the run worker inherit this process's environment: set
     TRACKINGMORE_BASE_URL, TRACKINGMORE_API_KEY and TM_DATA_DIR before calling.
@@ -81,7 +86,7 @@ def launch_scheduled_sync(instance: dg.DagsterInstance, timeout_s: float = 600.0
             raise RuntimeError(f"{WORKSPACE_FILE} did not load: {errors[0].message}")
         submitted_at = time.monotonic()
         code_location_load_s = submitted_at - loading_started
-        _tick_schedule_once(context)
+        _tick_schedule_once(context, later_ticks)
         created = [run for run in instance.get_runs() if run.run_id not in known_runs]
         if len(created) != 1:
             raise RuntimeError(f"the schedule tick created {len(created)} runs instead of 1")
