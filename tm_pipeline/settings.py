@@ -53,14 +53,20 @@ def api_version() -> str:
 
 
 def list_rate_per_s() -> float | None:
-    """Requests per second on the list endpoint; None (unset) means the API version's default."""
+    """Requests per second on the list endpoint; None (unset) means the API version's default.
+    0 turns pacing off (benchmarks against the sandbox); a negative or non-finite rate is refused."""
     raw = os.environ.get(LIST_RATE_VAR)
     if raw is None or not raw.strip():
         return None
     try:
-        return float(raw)
+        rate = float(raw)
     except ValueError:
-        raise ConfigurationError(f"{LIST_RATE_VAR} must be a number of requests per second, got {raw!r}") from None
+        rate = -1.0
+    if not 0 <= rate < float("inf"):
+        raise ConfigurationError(
+            f"{LIST_RATE_VAR} must be a number of requests per second, 0 or more (0: unpaced); got {raw!r}"
+        )
+    return rate
 
 
 def max_transient_retries() -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from tm_pipeline import settings
 from tm_pipeline.api.client import TrackingMoreClient
 from tm_pipeline.api.errors import ConfigurationError, PipelineError, TransientApiError
 from tm_pipeline.api.pacer import Pacer
@@ -164,3 +165,15 @@ def test_a_host_that_answered_then_refuses_is_an_outage_not_configuration(data_d
 def test_a_base_url_that_is_not_an_http_url_is_a_configuration_error_before_any_request(base_url: str) -> None:
     with pytest.raises(ConfigurationError, match="TRACKINGMORE_BASE_URL must be an http"):
         TrackingMoreClient(base_url, KEY)
+
+
+@pytest.mark.parametrize("rate", ["-1", "fast", "nan", "inf"])
+def test_a_list_rate_that_is_not_a_rate_is_refused_naming_the_variable(
+    rate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A negative rate used to pass as 'unpaced': a typo would have hammered the API."""
+    monkeypatch.setenv(settings.LIST_RATE_VAR, rate)
+    with pytest.raises(ConfigurationError, match=settings.LIST_RATE_VAR):
+        settings.list_rate_per_s()
+    monkeypatch.setenv(settings.LIST_RATE_VAR, "0")
+    assert settings.list_rate_per_s() == 0
