@@ -15,11 +15,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 import requests
 
+from tm_pipeline import settings
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_parameters
 from tm_pipeline.definitions import default_resources
 from tm_pipeline.landing.compaction import compact_lake
 from tm_pipeline.landing.integrity import CHECKSUM, audit_lake
@@ -28,11 +31,12 @@ from tm_pipeline.landing.mirror import mirror_lake
 from tm_pipeline.load.assets import LAKE_CHECK
 from tm_pipeline.resources import LakeResource
 from tm_pipeline.runs import materialize_all
-from tm_pipeline.sandbox import SandboxServer
+from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.settings import LAKE_URI_VAR, S3_ENDPOINT_VAR
 from tm_pipeline_tests.conftest import sandbox_key
 from tm_pipeline_tests.lake_fixtures import LOAD_ONLY, outcome, query
 
+SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 BUCKET = "tm-lake"
 MARTS = ["fct_shipments", "delivery_time_by_carrier", "exception_rate_by_carrier", "stuck_shipments"]
 CREDENTIALS = {
@@ -205,3 +209,46 @@ def test_lake_uri_and_endpoint_come_from_the_environment(monkeypatch: pytest.Mon
         open_lake("s3://bucket/prefix", "127.0.0.1:9")
     with pytest.raises(ValueError, match="names no bucket"):
         open_lake("s3://", "")
+
+
+def test_two_accounts_on_s3_each_land_under_their_prefix_mirror_apart_and_equal_their_truth(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    """`tm-pipeline sync` with an accounts file and TM_LAKE_URI=s3://...: each account's lake is
+    s3://.../account=<name>/, mirrored to lake-mirror/account=<name>/ for the load, and each
+    account's marts equal its own truth."""
+    keys = {"brand_a": "s3-brand-a-key", "brand_b": "s3-brand-b-key"}
+    config = SandboxConfig(trackings=1200, seed=5, api_keys=tuple(keys.values()), separate_accounts=True)
+    lake_uri = f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}/lake"
+    data_dir = tmp_path / "data"
+    with SandboxServer(config).running() as sandbox:
+        accounts_file = tmp_path / "accounts.toml"
+        accounts_file.write_text("".join(
+            f'[accounts.{name}]\nkey_var = "TM_S3_TEST_KEY_{name.upper()}"\nbase_url = "{sandbox.base_url}"\n'
+            for name in keys
+        ))
+        env = {
+            **os.environ, settings.ACCOUNTS_FILE_VAR: str(accounts_file), LAKE_URI_VAR: lake_uri,
+            S3_ENDPOINT_VAR: s3_endpoint, **{f"TM_S3_TEST_KEY_{name.upper()}": key for name, key in keys.items()},
+        }
+        env.pop(settings.API_KEY_VAR, None)
+        completed = subprocess.run(
+            [sys.executable, "-m", "tm_pipeline.cli", "sync", "--data-dir", str(data_dir)],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        parameters = truth_parameters(SQL_DIR)
+        truths = {name: sandbox.expected_metrics(**parameters, api_key=key) for name, key in keys.items()}
+        truth_counts = {name: len(sandbox.truth_trackings(api_key=key)) for name, key in keys.items()}
+    assert not (data_dir / "lake").exists()  # nothing landed on the local disk
+    for name in keys:
+        account_lake = open_lake(f"{lake_uri}/account={name}", s3_endpoint)
+        assert account_lake.glob("manifests/*.json") and not audit_lake(account_lake).problems
+        mirrored = sorted(p.name for p in (data_dir / "lake-mirror" / f"account={name}").glob("trackings/*/*/*"))
+        assert mirrored == sorted(p.name for p in account_lake.glob("trackings/*/*/*.parquet"))
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as connection:
+        counts = dict(connection.execute("SELECT account, count(*) FROM raw.trackings GROUP BY ALL").fetchall())
+        assert counts == truth_counts
+        for name in keys:
+            for mart in MART_GROUPS:
+                assert mart_mismatches(connection, mart, truths[name][mart], account=name) == [], (name, mart)
