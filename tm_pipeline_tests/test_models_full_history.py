@@ -17,6 +17,7 @@ import pytest
 from tm_pipeline.api.errors import ConfigurationError
 from tm_pipeline.definitions import MODEL_ASSETS, pipeline_checks
 from tm_pipeline.models.data_tests import compile_tests, run_tests
+from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.runner import FULL_HISTORY_RUNS, FULL_HISTORY_TAG, BuildResult, build_all, build_model
 from tm_pipeline.resources import WarehouseResource
 from tm_pipeline.settings import FULL_HISTORY_EVERY_VAR, full_history_every_hours
@@ -38,7 +39,7 @@ GRAIN_TEST = "unique_fct_shipment_journeys_account_tracking_id"
 
 
 def kept(results: list[BuildResult]) -> set[str]:
-    return {result.model for result in results if result.kept_from is not None}
+    return {result.model for result in results if result.full_history_kept}
 
 
 def age_full_history_runs(connection: duckdb.DuckDBPyConnection, hours: float) -> None:
@@ -85,9 +86,9 @@ def test_rebuilt_after_a_full_load_on_a_full_refresh_for_new_sql_and_without_a_c
     assert kept(build_all(connection, PROJECT)) == set(), "no cadence: every run reads the whole history"
     assert kept(build_all(connection, PROJECT, full_refresh=True, full_history_every=DAILY)) == set()
     model = PROJECT.models["lead_time_by_carrier"]
-    assert build_model(connection, model, full_history_every=DAILY).kept_from is not None
+    assert build_model(connection, model, full_history_every=DAILY).full_history_kept
     edited = dataclasses.replace(model, sql=model.sql + "\n-- a new version of the SQL\n")
-    assert build_model(connection, edited, full_history_every=DAILY).kept_from is None
+    assert not build_model(connection, edited, full_history_every=DAILY).full_history_kept
     load(connection, repair_load(), "full", LOADED_AT + timedelta(hours=6))
     assert kept(build_all(connection, PROJECT, full_history_every=DAILY)) == set()
     built_whole(tmp_path, repair_load(), "whole_repair").close()
@@ -157,3 +158,20 @@ def test_a_kept_mart_says_so_in_its_dagster_materialization(tmp_path):
     assert (second["lead_time_by_carrier"]["full_history_built_at"].value
             == first["lead_time_by_carrier"]["full_history_built_at"].value)
     assert "full_history_kept" not in second["stuck_shipments"]
+
+
+def test_a_full_load_the_history_marts_missed_makes_the_next_run_rebuild_them(tmp_path):
+    """The models step reached the other models but not the history marts after a full load (a
+    repair that dropped G): the next incremental load must not keep marts that still count G."""
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load(connection, third_load(), "full", LOADED_AT)
+    build_all(connection, PROJECT, full_history_every=DAILY)
+    load(connection, repair_load(), "full", LOADED_AT + timedelta(hours=3))
+    for name in build_order(PROJECT.models, PROJECT.sources):
+        if name not in TAGGED:  # none of the others refs a tagged model
+            build_model(connection, PROJECT.models[name], full_history_every=DAILY)
+    load(connection, repair_load(), "incremental", LOADED_AT + timedelta(hours=6))
+    assert kept(build_all(connection, PROJECT, full_history_every=DAILY)) == set()
+    built_whole(tmp_path, repair_load(), "whole").close()
+    assert differences(connection, tmp_path / "whole.duckdb") == {}
+    connection.close()

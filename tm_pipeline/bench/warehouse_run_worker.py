@@ -58,7 +58,7 @@ def run_once(
             started = time.perf_counter()
             results = build_all(connection, project, full_history_every=full_history_every)
             seconds["models_s"] = time.perf_counter() - started
-            kept = [result.model for result in results if result.kept_from is not None]
+            kept = [result.model for result in results if result.full_history_kept]
             started = time.perf_counter()
             # as the checks of a run do: per-row tests over the changed trackings where sound (data_tests.py)
             tests = compile_tests(project)

@@ -16,7 +16,7 @@ from tm_pipeline.contracts.pools import WAREHOUSE_POOL
 from tm_pipeline.models.checks import build_data_test_checks
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import ColumnDoc, Model, load_project
-from tm_pipeline.models.runner import FULL_HISTORY_TAG, build_model, utc_now
+from tm_pipeline.models.runner import build_model
 from tm_pipeline.resources import WarehouseResource
 
 GROUP_NAME = "models"
@@ -95,10 +95,10 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
             # how this build went: merged the changed trackings' rows, or rebuilt whole
             metadata["incremental_merge"] = result.merged
             metadata["rows_merged"] = result.rows_merged if result.rows_merged is not None else -1
-        if FULL_HISTORY_TAG in model.tags:
+        if result.full_history_built_at is not None:
             # kept: this run did not read the whole history; the table is as built then (runner.py)
-            metadata["full_history_built_at"] = (result.kept_from or utc_now()).isoformat(timespec="seconds")
-            metadata["full_history_kept"] = result.kept_from is not None
+            metadata["full_history_built_at"] = result.full_history_built_at.isoformat(timespec="seconds")
+            metadata["full_history_kept"] = result.full_history_kept
         return dg.MaterializeResult(metadata=metadata)
 
     return _build

@@ -304,7 +304,7 @@ def run_tests(
         connection.executemany(f"insert into {PASSED_TESTS} values (?, ?)", passed)
     for test, outcome in zip(tests, outcomes, strict=True):
         if test.full_history and outcome.passed and not outcome.changed_rows_only:
-            record_full_history_run(connection, test.name, test.sql)
+            record_full_history_run(connection, test.name, test.sql, loaded_at)
     return outcomes
 
 

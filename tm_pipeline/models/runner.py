@@ -18,8 +18,10 @@ incremental model when an incremental merge could leave it wrong:
 A table tagged `full_history` (an aggregate over every shipment ever loaded, which no merge can
 update: a quantile needs all its group's values) is rebuilt on every run by default. Given a
 cadence (`full_history_every`, TM_FULL_HISTORY_EVERY_HOURS), a run keeps it instead while its last
-build with the same SQL is younger than that and the load was incremental (a full load may have
-dropped trackings); `models_state.full_history_runs` records when each last read the whole history.
+build with the same SQL is younger than that, the load is incremental and the table has followed
+every load since that build (kept on each), as an incremental model must to merge: a full load may
+have dropped trackings, so it is rebuilt after one. `models_state.full_history_runs` records when
+each last read the whole history and the latest load it was built or kept on.
 
 Which load each incremental model last caught up with is kept in `models_state.merged_loads`
 (and which load each data test passed on in `models_state.passed_tests`, see data_tests.py).
@@ -67,7 +69,8 @@ class BuildResult:
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) as built
     merged: bool = False  # True when an incremental model merged only the changed trackings
     rows_merged: int | None = None  # rows the incremental query selected (None for a whole build)
-    kept_from: datetime | None = None  # a full_history table kept, not rebuilt: when it was built (UTC)
+    full_history_built_at: datetime | None = None  # a full_history table: when it last read all history (UTC)
+    full_history_kept: bool = False  # ... and this run kept it instead of rebuilding it
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create table if not exists {PASSED_TESTS} (test varchar, loaded_at timestamp)")
     connection.execute(f"create table if not exists {CONFINED_MERGES} (model varchar, loaded_at timestamp)")
     connection.execute(
-        f"create table if not exists {FULL_HISTORY_RUNS} (name varchar, sql_hash varchar, ran_at timestamp)"
+        f"create table if not exists {FULL_HISTORY_RUNS} "
+        "(name varchar, sql_hash varchar, ran_at timestamp, loaded_at timestamp)"
     )
 
 
@@ -107,24 +111,39 @@ def sql_hash(sql: str) -> str:
     return hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class FullHistoryRun:
+    ran_at: datetime  # when it last read the whole history (UTC)
+    loaded_at: datetime | None  # the latest load it was built or kept on
+
+
 def last_full_history_run(
     connection: duckdb.DuckDBPyConnection, name: str, sql: str, every: timedelta | None
-) -> datetime | None:
+) -> FullHistoryRun | None:
     """When `name` (a model or a test) last read the whole history with this SQL, if that is less
     than `every` ago; None when it is due (or no cadence is set: every run reads it)."""
     if every is None:
         return None
     create_state_tables(connection)
-    (ran_at,) = connection.execute(
-        f"select max(ran_at) from {FULL_HISTORY_RUNS} where name = ? and sql_hash = ?", [name, sql_hash(sql)]
-    ).fetchall()[0]
-    return ran_at if ran_at is not None and utc_now() - ran_at < every else None
+    rows = connection.execute(
+        f"select ran_at, loaded_at from {FULL_HISTORY_RUNS} where name = ? and sql_hash = ?", [name, sql_hash(sql)]
+    ).fetchall()
+    if not rows or utc_now() - rows[0][0] >= every:
+        return None
+    return FullHistoryRun(*rows[0])
 
 
-def record_full_history_run(connection: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+def record_full_history_run(
+    connection: duckdb.DuckDBPyConnection, name: str, sql: str, loaded_at: datetime | None
+) -> datetime:
+    """Remember that `name` read the whole history now, on that load; when (UTC)."""
     create_state_tables(connection)
+    ran_at = utc_now()
     connection.execute(f"delete from {FULL_HISTORY_RUNS} where name = ?", [name])
-    connection.execute(f"insert into {FULL_HISTORY_RUNS} values (?, ?, ?)", [name, sql_hash(sql), utc_now()])
+    connection.execute(
+        f"insert into {FULL_HISTORY_RUNS} values (?, ?, ?, ?)", [name, sql_hash(sql), ran_at, loaded_at]
+    )
+    return ran_at
 
 
 def read_load_info(connection: duckdb.DuckDBPyConnection) -> LoadInfo:
@@ -213,15 +232,21 @@ def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str, loa
     return int(rows_merged)
 
 
-def _kept_full_history(
+def _keep_full_history(
     connection: duckdb.DuckDBPyConnection, model: Model, existing: str | None, every: timedelta | None
 ) -> datetime | None:
-    """When the full_history table was built, if this run may keep it (module docstring)."""
+    """Keep the full_history table on this load if the module docstring allows it: when it was built."""
     if FULL_HISTORY_TAG not in model.tags or model.materialized != "table" or existing != "table":
         return None
-    if read_load_info(connection).mode != "incremental":
+    load = read_load_info(connection)
+    if load.mode != "incremental" or load.loaded_at is None:
         return None
-    return last_full_history_run(connection, model.name, render_sql(model.sql, str(model.path), model.variables), every)
+    sql = render_sql(model.sql, str(model.path), model.variables)
+    last = last_full_history_run(connection, model.name, sql, every)
+    if last is None or last.loaded_at not in (load.loaded_at, previous_load(connection, load)):
+        return None
+    connection.execute(f"update {FULL_HISTORY_RUNS} set loaded_at = ? where name = ?", [load.loaded_at, model.name])
+    return last.ran_at
 
 
 def build_model(
@@ -239,11 +264,12 @@ def build_model(
     if existing is not None and existing != wanted:
         connection.execute(f"drop {existing} {target}")
         existing = None
-    kept_from = None if full_refresh else _kept_full_history(connection, model, existing, full_history_every)
-    if kept_from is not None:
+    built_at = None if full_refresh else _keep_full_history(connection, model, existing, full_history_every)
+    if built_at is not None:
         row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
         return BuildResult(
-            model.name, model.materialized, int(row_count), tuple(_columns(connection, target)), kept_from=kept_from
+            model.name, model.materialized, int(row_count), tuple(_columns(connection, target)),
+            full_history_built_at=built_at, full_history_kept=True,
         )
 
     rows_merged = None
@@ -257,7 +283,7 @@ def build_model(
         select_sql = render_sql(model.sql, str(model.path), model.variables)
         connection.execute(f"create or replace {wanted} {target} as {select_sql}")
         if FULL_HISTORY_TAG in model.tags:
-            record_full_history_run(connection, model.name, select_sql)
+            built_at = record_full_history_run(connection, model.name, select_sql, read_load_info(connection).loaded_at)
         if model.materialized == "incremental":
             # rebuilt whole: any row may have changed, whatever an earlier merge of this load confined
             connection.execute(f"delete from {CONFINED_MERGES} where model = ?", [model.name])
@@ -268,7 +294,7 @@ def build_model(
     row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
     return BuildResult(
         model.name, model.materialized, int(row_count), tuple(_columns(connection, target)),
-        merged=rows_merged is not None, rows_merged=rows_merged,
+        merged=rows_merged is not None, rows_merged=rows_merged, full_history_built_at=built_at,
     )
 
 
