@@ -186,7 +186,7 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
         from tm_pipeline.bench.incremental import bench_incremental
 
         results["incremental"] = bench_incremental(
-            incremental_trackings, incremental_points, log, memory_limit=memory_limit
+            incremental_trackings, incremental_points, log, memory_limit=memory_limit, cadences=(0, 24)
         )
     if "incremental_10m" in sections:
         from tm_pipeline.bench.incremental import bench_incremental
