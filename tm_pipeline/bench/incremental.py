@@ -8,6 +8,12 @@ figures. A point is measured `repeats` times (a sync each) and reports its media
 noisy run on a shared machine does not make the curve. The first run over the lake is a full
 rebuild and is reported as such. The target: the run at the last point within 1.2× of the first,
 whatever the number of extractions.
+
+With `compacted`, each point's lake has been through the daily compaction first, as a deployment's
+is (`lake/compaction`, tm_pipeline/maintenance): after the catch-up run loaded the new extractions,
+the lake is compacted (commit, then the next compaction run deletes the old files) and one more
+run absorbs the compaction (it hashes the new parts once); the measured runs follow. Without it
+the lake keeps every extraction's files: the worst case, a deployment with compaction turned off.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from tm_pipeline.bench.synthetic_lake import EPOCH, base_extraction, land_extraction, restamped
+from tm_pipeline.landing.compaction import compact_lake
 from tm_pipeline.landing.lake import Lake
 
 SYNC_EVERY = timedelta(hours=3)
@@ -76,7 +83,7 @@ class _History:
 def bench_incremental(
     trackings: int, points: tuple[int, ...], log: Callable[[str], None], history_rows: int = 200,
     changed: int = 2000, memory_limit: str = "4GB", models: bool = True, repeats: int = 3,
-    cadences: tuple[float, ...] = (0,),
+    cadences: tuple[float, ...] = (0,), compacted: bool = False,
 ) -> dict[str, Any]:
     """The run-cost curve over `points` (numbers of extractions in the lake), and the first full rebuild.
 
@@ -99,6 +106,12 @@ def bench_incremental(
             if full_rebuild is None:
                 full_rebuild = {"extractions": history.extractions, **catch_up}
                 log(f"  full rebuild: {catch_up['total_s']:.1f} s, peak RSS {catch_up['peak_rss_mb']:.0f} MB")
+            if compacted:
+                started = time.perf_counter()
+                for _ in range(2):  # the second run deletes what the first compacted
+                    compact_lake(history.lake, progress=lambda message: None)
+                _run_worker(data_dir, memory_limit, models)
+                log(f"  compacted the lake and absorbed it ({time.perf_counter() - started:.0f} s)")
             for cadence in cadences:
                 runs = []
                 for _ in range(repeats):
@@ -118,6 +131,7 @@ def bench_incremental(
     return {
         "trackings": trackings,
         "memory_limit": memory_limit,
+        "compacted": compacted,
         "full_rebuild": full_rebuild,
         "curve": curve,
         "curves": {str(cadence): points for cadence, points in curves.items()},

@@ -185,8 +185,12 @@ def run_benchmarks(sections: tuple[str, ...], pages: int, throughput_trackings: 
     if "incremental" in sections:
         from tm_pipeline.bench.incremental import bench_incremental
 
+        # the lake as a deployment's is (compacted daily), then as it would be without compaction
         results["incremental"] = bench_incremental(
-            incremental_trackings, incremental_points, log, memory_limit=memory_limit, cadences=(0, 24)
+            incremental_trackings, incremental_points, log, memory_limit=memory_limit, cadences=(0, 24), compacted=True
+        )
+        results["incremental_uncompacted"] = bench_incremental(
+            incremental_trackings, incremental_points, log, memory_limit=memory_limit, cadences=(0,)
         )
     if "incremental_10m" in sections:
         from tm_pipeline.bench.incremental import bench_incremental
