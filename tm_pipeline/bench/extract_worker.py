@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 
 from tm_pipeline.api.client import TrackingMoreClient
 from tm_pipeline.api.endpoints import endpoint_for, version_of
 from tm_pipeline.api.pacer import Pacer
+from tm_pipeline.bench.peak_rss import peak_rss_mb
 from tm_pipeline.extract.fetch import PageFetcher
 from tm_pipeline.extract.run import extract_window
 from tm_pipeline.extract.windows import full_window
 from tm_pipeline.landing.lake import Lake
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def main() -> None:
@@ -55,7 +51,7 @@ def main() -> None:
         "extract_cpu_ms_per_page": extract_cpu_s / max(summary.pages, 1) * 1000,
         "steady_cpu_ms_per_page": (cpu_at_page[-1] - cpu_at_page[0]) / steady_pages * 1000 if steady_pages else None,
         "first_page_cpu_ms": (cpu_at_page[0] - cpu_started) * 1000 if cpu_at_page else None,
-        "extract_peak_rss_mb": _peak_rss_mb(),
+        "extract_peak_rss_mb": peak_rss_mb(),
     }
     if args.load:
         from tm_pipeline.load.raw_tables import load_raw_tables
@@ -70,7 +66,7 @@ def main() -> None:
             load_s=time.perf_counter() - load_started,
             loaded_trackings=loaded.trackings,
             loaded_checkpoints=loaded.checkpoints,
-            peak_rss_mb_with_load=_peak_rss_mb(),
+            peak_rss_mb_with_load=peak_rss_mb(),
         )
     print(json.dumps(report))
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tm_pipeline.bench.models_rebuild import DEFAULT_SQL_DIR
+from tm_pipeline.bench.peak_rss import peak_rss_mb
 from tm_pipeline.checks.api_ledger import ledger_checks, read_latest_run
 from tm_pipeline.checks.quarantine import judge_quarantine
 from tm_pipeline.contracts.warehouse_file import DuckDBLimits, connect_build
@@ -27,10 +27,6 @@ from tm_pipeline.models.data_tests import compile_tests, run_tests
 from tm_pipeline.models.project import load_project
 from tm_pipeline.models.runner import build_all
 from tm_pipeline.publish.snapshot import publish_snapshot
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def run_once(
@@ -47,7 +43,7 @@ def run_once(
         build_file, lambda connection: load_warehouse(connection, lake, full_load), limits=limits
     )
     seconds["load_s"] = time.perf_counter() - started
-    peak_rss_mb_after_load = _peak_rss_mb()
+    peak_rss_mb_after_load = peak_rss_mb()
     failing_tests: list[str] = []
     kept: list[str] = []
     failing_api_checks: list[str] = []
@@ -86,7 +82,7 @@ def run_once(
         "full_history_kept": len(kept),
         "failing_api_checks": failing_api_checks,
         "peak_rss_mb_after_load": peak_rss_mb_after_load,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
