@@ -52,21 +52,24 @@ def api_version() -> str:
     return os.environ.get(API_VERSION_VAR, "").strip()
 
 
+def _non_negative_number(variable: str, raw: str, meaning: str) -> float:
+    """`raw` as a finite number >= 0, or a ConfigurationError naming `variable` and what it means."""
+    try:
+        number = float(raw)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):  # also refuses nan
+        raise ConfigurationError(f"{variable} must be {meaning}; got {raw!r}")
+    return number
+
+
 def list_rate_per_s() -> float | None:
     """Requests per second on the list endpoint; None (unset) means the API version's default.
     0 turns pacing off (benchmarks against the sandbox); a negative or non-finite rate is refused."""
     raw = os.environ.get(LIST_RATE_VAR)
     if raw is None or not raw.strip():
         return None
-    try:
-        rate = float(raw)
-    except ValueError:
-        rate = -1.0
-    if not 0 <= rate < float("inf"):
-        raise ConfigurationError(
-            f"{LIST_RATE_VAR} must be a number of requests per second, 0 or more (0: unpaced); got {raw!r}"
-        )
-    return rate
+    return _non_negative_number(LIST_RATE_VAR, raw, "a number of requests per second, 0 or more (0: unpaced)")
 
 
 def max_transient_retries() -> int:
@@ -100,15 +103,7 @@ def full_history_every_hours() -> float:
     can update: the lead-time quantiles, the rates by carrier and week); 0 (the default): every run.
     A big account sets it (e.g. 24) so its 3-hourly runs cost what changed (docs/models.md)."""
     raw = os.environ.get(FULL_HISTORY_EVERY_VAR, "0").strip() or "0"
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = -1.0
-    if not 0 <= hours < float("inf"):
-        raise ConfigurationError(
-            f"{FULL_HISTORY_EVERY_VAR} must be a number of hours, 0 or more (0 = every run); got {raw!r}"
-        )
-    return hours
+    return _non_negative_number(FULL_HISTORY_EVERY_VAR, raw, "a number of hours, 0 or more (0 = every run)")
 
 
 def backfill_start_date() -> str:
