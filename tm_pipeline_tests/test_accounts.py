@@ -28,6 +28,7 @@ from tm_pipeline.report.queries import read_report_data
 from tm_pipeline.runs import instance_for
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.ratelimit import key_fingerprint
+from tm_pipeline_tests.accounts_files import accounts_environment
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 BASE_URL = "http://127.0.0.1:8765/v2"
@@ -105,19 +106,8 @@ def two_account_sync(
     root = tmp_path_factory.mktemp("accounts")
     config = SandboxConfig(trackings=2500, seed=11, api_keys=tuple(ACCOUNT_KEYS.values()), separate_accounts=True)
     with SandboxServer(config).running() as sandbox:
-        accounts_file = root / "accounts.toml"
         base_urls = {"brand_a": sandbox.base_url, "brand_b": sandbox.base_url_v4}
-        accounts_file.write_text(
-            "".join(
-                f'[accounts.{name}]\nkey_var = "TM_TEST_KEY_{name.upper()}"\nbase_url = "{base_urls[name]}"\n'
-                for name in ACCOUNT_KEYS
-            )
-        )
-        env = {
-            **os.environ,
-            settings.ACCOUNTS_FILE_VAR: str(accounts_file),
-            **{f"TM_TEST_KEY_{name.upper()}": key for name, key in ACCOUNT_KEYS.items()},
-        }
+        env = {**os.environ, **accounts_environment(root / "accounts.toml", base_urls, ACCOUNT_KEYS)}
         env.pop(settings.API_KEY_VAR, None)
         data_dir = root / "data"
         completed = subprocess.run(

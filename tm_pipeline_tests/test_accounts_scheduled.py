@@ -26,6 +26,7 @@ from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_
 from tm_pipeline.runs import dagster_home, instance_for
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.ratelimit import key_fingerprint
+from tm_pipeline_tests.accounts_files import accounts_environment
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 ACCOUNT_KEYS = {"shop_eu": "shop-eu-key", "shop_us": "shop-us-key"}
@@ -65,15 +66,10 @@ def test_the_schedule_extracts_each_account_in_its_own_process_and_publishes_eac
     config = SandboxConfig(trackings=2500, seed=23, api_keys=tuple(ACCOUNT_KEYS.values()), separate_accounts=True)
     data_dir = tmp_path / "data"
     with SandboxServer(config).running() as sandbox:
-        accounts_file = tmp_path / "accounts.toml"
-        accounts_file.write_text("".join(
-            f'[accounts.{name}]\nkey_var = "TM_TEST_KEY_{name.upper()}"\nbase_url = "{sandbox.base_url}"\n'
-            for name in ACCOUNT_KEYS
-        ))
+        base_urls = {name: sandbox.base_url for name in ACCOUNT_KEYS}
         # The environment a deployment gives `dagster dev`; the code server and run worker inherit it.
-        monkeypatch.setenv(settings.ACCOUNTS_FILE_VAR, str(accounts_file))
-        for name, key in ACCOUNT_KEYS.items():
-            monkeypatch.setenv(f"TM_TEST_KEY_{name.upper()}", key)
+        for variable, value in accounts_environment(tmp_path / "accounts.toml", base_urls, ACCOUNT_KEYS).items():
+            monkeypatch.setenv(variable, value)
         monkeypatch.delenv(settings.API_KEY_VAR, raising=False)
         monkeypatch.setenv("TM_DATA_DIR", str(data_dir))
         monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(data_dir)))

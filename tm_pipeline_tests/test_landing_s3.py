@@ -33,6 +33,7 @@ from tm_pipeline.resources import LakeResource
 from tm_pipeline.runs import materialize_all
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.settings import LAKE_URI_VAR, S3_ENDPOINT_VAR
+from tm_pipeline_tests.accounts_files import accounts_environment
 from tm_pipeline_tests.conftest import sandbox_key
 from tm_pipeline_tests.lake_fixtures import LOAD_ONLY, outcome, query
 
@@ -222,14 +223,10 @@ def test_two_accounts_on_s3_each_land_under_their_prefix_mirror_apart_and_equal_
     lake_uri = f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}/lake"
     data_dir = tmp_path / "data"
     with SandboxServer(config).running() as sandbox:
-        accounts_file = tmp_path / "accounts.toml"
-        accounts_file.write_text("".join(
-            f'[accounts.{name}]\nkey_var = "TM_S3_TEST_KEY_{name.upper()}"\nbase_url = "{sandbox.base_url}"\n'
-            for name in keys
-        ))
+        base_urls = {name: sandbox.base_url for name in keys}
         env = {
-            **os.environ, settings.ACCOUNTS_FILE_VAR: str(accounts_file), LAKE_URI_VAR: lake_uri,
-            S3_ENDPOINT_VAR: s3_endpoint, **{f"TM_S3_TEST_KEY_{name.upper()}": key for name, key in keys.items()},
+            **os.environ, **accounts_environment(tmp_path / "accounts.toml", base_urls, keys),
+            LAKE_URI_VAR: lake_uri, S3_ENDPOINT_VAR: s3_endpoint,
         }
         env.pop(settings.API_KEY_VAR, None)
         completed = subprocess.run(
