@@ -15,7 +15,9 @@ import pytest
 
 from tm_pipeline.bench.daemon_launch import launch_scheduled_sync
 from tm_pipeline.runs import dagster_home, instance_for
-from tm_pipeline.sandbox import SandboxServer
+from tm_pipeline.sandbox import SandboxConfig, SandboxServer
+
+CADENCE_KEY = "cadence-test-key-0123456789"
 
 
 @pytest.fixture
@@ -55,29 +57,35 @@ def test_schedule_tick_runs_the_sync_in_one_process_and_publishes(scheduled_env:
 
 
 def test_with_a_full_history_cadence_the_next_scheduled_run_keeps_the_history_marts(
-    scheduled_env: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TM_FULL_HISTORY_EVERY_HOURS reaches the run worker the daemon starts: its second run keeps the
-    full_history marts (and says so in their materializations) while the facts follow the API."""
-    monkeypatch.setenv("TM_FULL_HISTORY_EVERY_HOURS", "24")
-    data_dir = scheduled_env
+    full_history marts (and says so in their materializations) while the facts follow the API. A
+    sandbox of its own: advancing its clock must not move the session sandbox other tests read."""
+    config = SandboxConfig(trackings=1500, seed=19, api_keys=(CADENCE_KEY,))
     history_mart = "select * from main.lead_time_by_carrier order by all"
-    with instance_for(data_dir) as instance:
-        first = launch_scheduled_sync(instance, timeout_s=120)
-        assert first.status == "SUCCESS"
-        with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
-            history_before = published.execute(history_mart).fetchall()
-        sandbox.advance_clock(6)  # trackings progress: the next sync changes some
-        second = launch_scheduled_sync(instance, timeout_s=120, later_ticks=1)
-        assert second.status == "SUCCESS"
-        kept = {
-            event.dagster_event.asset_key.to_user_string(): event.dagster_event.event_specific_data.materialization
-            for event in instance.all_logs(second.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-            if event.dagster_event is not None and event.dagster_event.asset_key is not None
-        }
+    with SandboxServer(config).running() as sandbox:
+        monkeypatch.setenv("TRACKINGMORE_API_KEY", CADENCE_KEY)
+        monkeypatch.setenv("TRACKINGMORE_BASE_URL", sandbox.base_url)
+        monkeypatch.setenv("TM_DATA_DIR", str(data_dir))
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(data_dir)))
+        monkeypatch.setenv("TM_FULL_HISTORY_EVERY_HOURS", "24")
+        with instance_for(data_dir) as instance:
+            first = launch_scheduled_sync(instance, timeout_s=120)
+            assert first.status == "SUCCESS"
+            with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
+                history_before = published.execute(history_mart).fetchall()
+            sandbox.advance_clock(6)  # trackings progress: the next sync changes some
+            second = launch_scheduled_sync(instance, timeout_s=120, later_ticks=1)
+            assert second.status == "SUCCESS"
+            kept = {
+                event.dagster_event.asset_key.to_user_string(): event.dagster_event.event_specific_data.materialization
+                for event in instance.all_logs(second.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+                if event.dagster_event is not None and event.dagster_event.asset_key is not None
+            }
+        truth_ids = sorted(item["id"] for item in sandbox.truth_trackings())
     assert kept["lead_time_by_carrier"].metadata["full_history_kept"].value is True
     assert "full_history_kept" not in kept["fct_shipments"].metadata
-    truth_ids = sorted(item["id"] for item in sandbox.truth_trackings())
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as published:
         assert published.execute("select count(*) from raw.changed_trackings").fetchone()[0] > 0
         facts = published.execute("select tracking_id from main.fct_shipments order by 1").fetchall()

@@ -39,6 +39,14 @@ ROWS_EACH = 40
 RAW_TABLES = ("trackings", "checkpoints", "api_calls", "quarantine", "tracking_json")
 
 
+def raw_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """A raw table's rows, sorted, without `loaded_at`: which load wrote a row is not its content."""
+    stamped = table in ("trackings", "checkpoints")
+    return connection.execute(
+        f"SELECT *{' EXCLUDE (loaded_at)' if stamped else ''} FROM raw.{table} ORDER BY ALL"
+    ).fetchall()
+
+
 def _replaced(table: pa.Table, column: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
     field = table.schema.field(column)
     return table.set_column(table.schema.get_field_index(column), field, values.cast(field.type))
@@ -86,10 +94,7 @@ def raw_contents(lake: Lake, database: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(database)) as connection:
         summary = load_raw_tables(connection, lake)
         assert not summary.audit.problems, summary.audit.problems
-        return {
-            table: connection.execute(f"SELECT * FROM raw.{table} ORDER BY ALL").fetchall()
-            for table in ("trackings", "checkpoints", "api_calls", "quarantine", "tracking_json")
-        }
+        return {table: raw_rows(connection, table) for table in RAW_TABLES}
 
 
 def lake_files(lake: Lake) -> list[Path]:
@@ -270,7 +275,7 @@ def test_compaction_runs_over_each_account_lake_and_the_incremental_load_stays_i
     database = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(database)) as connection:
         assert load_warehouse(connection, lakes).mode == FULL
-        before = {t: connection.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in RAW_TABLES}
+        before = {table: raw_rows(connection, table) for table in RAW_TABLES}
 
     metadata = compact_account_lakes(
         LakeResource(root=str(top.root)), [(account, prefix) for account, prefix, _ in lakes], CompactionConfig(),
@@ -285,7 +290,7 @@ def test_compaction_runs_over_each_account_lake_and_the_incremental_load_stays_i
         assert len(compaction.compacts) == SMALL_EXTRACTIONS, lake.root
     with duckdb.connect(str(database)) as connection:
         summary = load_warehouse(connection, lakes)
-        after = {t: connection.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in RAW_TABLES}
+        after = {table: raw_rows(connection, table) for table in RAW_TABLES}
     assert summary.mode == INCREMENTAL, summary.full_reason
     assert summary.trackings_changed == 0
     assert after == before
