@@ -55,6 +55,11 @@ _UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mi
 _AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", re.IGNORECASE)
 
 
+def utc_now() -> datetime:
+    """Wall-clock UTC without a zone: how the warehouse's bookkeeping stores times (loads, model state)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def budget_bytes(amount: str) -> int:
     """`4GB`, `512MB`, `1.5GiB` in bytes (DuckDB's units: KB = 1000 bytes, KiB = 1024)."""
     match = _AMOUNT.fullmatch(amount)

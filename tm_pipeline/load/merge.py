@@ -18,11 +18,10 @@ with it. What it costs grows with the new files, not with the lake.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
 import duckdb
 
-from tm_pipeline.contracts.warehouse_file import VACUUM_TASKS
+from tm_pipeline.contracts.warehouse_file import VACUUM_TASKS, utc_now
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
@@ -96,7 +95,7 @@ def merge_new_files(
 ) -> LoadSummary:
     """Apply `plan` (incremental) to raw.*; raises SchemaChanged when only a full rebuild can."""
     audit = merged_audit(accounts)
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = utc_now()
     new = source(connection, plan.files(TRACKINGS), TRACKINGS_SCHEMA, "new_trackings")
     new_calls = source(connection, plan.files(API_CALLS), LEDGER_SCHEMA, "new_api_calls")
     new_quarantine = source(connection, plan.files(QUARANTINE), QUARANTINE_SCHEMA, "new_quarantine")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -29,6 +29,7 @@ import pyarrow as pa
 from tm_pipeline.accounts import DEFAULT_ACCOUNT
 from tm_pipeline.api.endpoints import LIST_ENDPOINTS
 from tm_pipeline.contracts.fields import described
+from tm_pipeline.contracts.warehouse_file import utc_now
 from tm_pipeline.extract.ledger import LEDGER_SCHEMA
 from tm_pipeline.extract.page_table import TRACKINGS_SCHEMA
 from tm_pipeline.extract.quarantine import QUARANTINE_SCHEMA
@@ -291,7 +292,7 @@ def load_raw_tables(
             raise ValueError("load_raw_tables needs a lake or the accounts' lakes")
         accounts = single_account(lake, audit)
     audit = merged_audit(accounts)
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = utc_now()
     files = accounts_verified_files(accounts)
     records = loaded_records(files)
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")

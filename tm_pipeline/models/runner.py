@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import duckdb
 
+from tm_pipeline.contracts.warehouse_file import utc_now
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import Model, Project
 from tm_pipeline.models.render import MODEL_SCHEMA, render_sql
@@ -100,11 +101,6 @@ def create_state_tables(connection: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {FULL_HISTORY_RUNS} "
         "(name varchar, sql_hash varchar, ran_at timestamp, loaded_at timestamp)"
     )
-
-
-def utc_now() -> datetime:
-    """Wall-clock UTC without a zone, as the state tables store times."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def sql_hash(sql: str) -> str:
