@@ -229,12 +229,12 @@ def _merge(connection: duckdb.DuckDBPyConnection, model: Model, target: str, loa
 
 
 def _keep_full_history(
-    connection: duckdb.DuckDBPyConnection, model: Model, existing: str | None, every: timedelta | None
+    connection: duckdb.DuckDBPyConnection, model: Model, existing: str | None, every: timedelta | None,
+    load: LoadInfo,
 ) -> datetime | None:
     """Keep the full_history table on this load if the module docstring allows it: when it was built."""
     if FULL_HISTORY_TAG not in model.tags or model.materialized != "table" or existing != "table":
         return None
-    load = read_load_info(connection)
     if load.mode != "incremental" or load.loaded_at is None:
         return None
     sql = render_sql(model.sql, str(model.path), model.variables)
@@ -260,7 +260,9 @@ def build_model(
     if existing is not None and existing != wanted:
         connection.execute(f"drop {existing} {target}")
         existing = None
-    built_at = None if full_refresh else _keep_full_history(connection, model, existing, full_history_every)
+    # what the load says, read once: whether to keep a full_history table, merge, and what to record
+    load = read_load_info(connection)
+    built_at = None if full_refresh else _keep_full_history(connection, model, existing, full_history_every, load)
     if built_at is not None:
         row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
         return BuildResult(
@@ -269,22 +271,20 @@ def build_model(
         )
 
     rows_merged = None
-    load = None
     if model.materialized == "incremental":
         create_state_tables(connection)
-        load = read_load_info(connection)
         if existing is not None and not full_refresh and _may_merge(connection, model, load):
             rows_merged = _merge(connection, model, target, load)
     if rows_merged is None:
         select_sql = render_sql(model.sql, str(model.path), model.variables)
         connection.execute(f"create or replace {wanted} {target} as {select_sql}")
         if FULL_HISTORY_TAG in model.tags:
-            built_at = record_full_history_run(connection, model.name, select_sql, read_load_info(connection).loaded_at)
+            built_at = record_full_history_run(connection, model.name, select_sql, load.loaded_at)
         if model.materialized == "incremental":
             # rebuilt whole: any row may have changed, whatever an earlier merge of this load confined
             connection.execute(f"delete from {CONFINED_MERGES} where model = ?", [model.name])
             connection.execute(f"drop table if exists {merged_rows(model.name)}")
-    if load is not None:
+    if model.materialized == "incremental":
         _record_merged_load(connection, model.name, load)
 
     row_count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
