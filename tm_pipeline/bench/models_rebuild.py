@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from tm_pipeline.bench.load_changes import fingerprint_raw, record_load
+from tm_pipeline.contracts.warehouse_file import utc_now
 from tm_pipeline.models.data_tests import compile_tests, run_test, run_tests
 from tm_pipeline.models.graph import build_order
 from tm_pipeline.models.project import load_project
@@ -110,7 +111,7 @@ def incremental_figures(database_path: Path, changed: int = 2000, sql_dir: Path 
             connection.execute("set enable_progress_bar = false")  # the bench prints JSON, not bars
             trackings = connection.execute("select count(*) from raw.trackings").fetchall()[0][0]
             # after any load the warehouse has had (a model merges only after the load it last followed)
-            loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+            loaded_at = utc_now()
             record_load(connection, "full", loaded_at)
             _timed_builds(connection, sql_dir)
             _tests_seconds(connection, sql_dir, incremental=True)  # the checks after the full load
