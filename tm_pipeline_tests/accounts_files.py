@@ -1,10 +1,14 @@
-"""An accounts file for tests of several accounts, and the environment that holds their keys."""
+"""For tests of several accounts: an accounts file with the environment holding their keys, and each
+account's marts compared with its own truth."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from tm_pipeline import settings
+from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches
 
 
 def accounts_environment(path: Path, base_urls: dict[str, str], keys: dict[str, str]) -> dict[str, str]:
@@ -18,3 +22,15 @@ def accounts_environment(path: Path, base_urls: dict[str, str], keys: dict[str, 
         settings.ACCOUNTS_FILE_VAR: str(path),
         **{f"TM_TEST_KEY_{name.upper()}": keys[name] for name in base_urls},
     }
+
+
+def accounts_mismatches(connection: duckdb.DuckDBPyConnection, truths: dict[str, dict]) -> dict[tuple[str, str], list]:
+    """(account, mart) -> the rows where the warehouse's mart differs from that account's truth
+    (`sandbox.expected_metrics(..., api_key=...)` per account); empty when every mart is right."""
+    found = {}
+    for name, truth in truths.items():
+        for mart in MART_GROUPS:
+            mismatches = mart_mismatches(connection, mart, truth[mart], account=name)
+            if mismatches:
+                found[(name, mart)] = mismatches
+    return found

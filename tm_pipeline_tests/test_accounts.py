@@ -20,7 +20,7 @@ import pytest
 from tm_pipeline import settings
 from tm_pipeline.accounts import DEFAULT_ACCOUNT, Account, parse_accounts
 from tm_pipeline.api.errors import ConfigurationError
-from tm_pipeline.bench.truth_compare import MART_GROUPS, mart_mismatches, truth_parameters
+from tm_pipeline.bench.truth_compare import truth_parameters
 from tm_pipeline.cli import main
 from tm_pipeline.report import build_report
 from tm_pipeline.report.accounts import narrow_to_account
@@ -28,7 +28,7 @@ from tm_pipeline.report.queries import read_report_data
 from tm_pipeline.runs import instance_for
 from tm_pipeline.sandbox import SandboxConfig, SandboxServer
 from tm_pipeline.sandbox.ratelimit import key_fingerprint
-from tm_pipeline_tests.accounts_files import accounts_environment
+from tm_pipeline_tests.accounts_files import accounts_environment, accounts_mismatches
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 BASE_URL = "http://127.0.0.1:8765/v2"
@@ -158,10 +158,8 @@ def test_each_accounts_marts_equal_its_own_truth(
         assert trackings == {
             name: len(sandbox.truth_trackings(api_key=key)) for name, key in ACCOUNT_KEYS.items()
         }
-        for name, key in ACCOUNT_KEYS.items():
-            truth = sandbox.expected_metrics(**parameters, api_key=key)
-            for mart in MART_GROUPS:
-                assert mart_mismatches(connection, mart, truth[mart], account=name) == []
+        truths = {name: sandbox.expected_metrics(**parameters, api_key=key) for name, key in ACCOUNT_KEYS.items()}
+        assert accounts_mismatches(connection, truths) == {}
 
 
 def test_the_report_shows_one_account_at_a_time(
